@@ -1,0 +1,46 @@
+# patientlink — `make help` lists the targets.
+GO          ?= go
+BIN         := $(CURDIR)/.bin
+SQLC_VERSION := v1.31.1
+SQLC        := $(BIN)/sqlc-$(SQLC_VERSION)
+
+.DEFAULT_GOAL := help
+.PHONY: help run test build vet fmt-check generate verify db-start db-stop ci
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+run: ## the service with a private Postgres, the index simulator, a webhook sink and a demo customer
+	$(GO) run ./cmd/patientlink dev
+
+test: ## every test against a real Postgres (the private cluster when DATABASE_URL is unset)
+	$(GO) test -race -count=1 ./...
+
+build: ## build bin/patientlink into .bin/
+	$(GO) build -o $(BIN)/patientlink ./cmd/patientlink
+
+vet: ## go vet
+	$(GO) vet ./...
+
+fmt-check: ## fail when gofmt would change a file
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^internal/dbsqlc/')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+$(SQLC):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) CGO_ENABLED=1 $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
+	mv $(BIN)/sqlc $(SQLC)
+
+generate: $(SQLC) ## regenerate internal/dbsqlc from queries/ and migrations/
+	$(SQLC) generate
+
+verify: $(SQLC) ## fail when the committed sqlc output is stale
+	$(SQLC) diff
+
+db-start: ## start the private development Postgres (prints its URL)
+	$(GO) run ./cmd/patientlink dev-db start
+
+db-stop: ## stop the private development Postgres
+	$(GO) run ./cmd/patientlink dev-db stop
+
+ci: vet fmt-check verify test ## what .ci/run runs

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/patientlink/patientlink/internal/auth"
+	"github.com/patientlink/patientlink/internal/config"
+	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/postgres"
+	"github.com/patientlink/patientlink/internal/webhooksig"
+)
+
+const customerUsage = "usage: patientlink customer create --name NAME --webhook-url URL [--json] | token ID | disable ID | enable ID"
+
+func runCustomer(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf(customerUsage)
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("error opening database: %w", err)
+	}
+	defer pool.Close()
+	store := postgres.New(pool)
+	tokens := auth.NewTokens(cfg.TokenSecret, cfg.TokenPrevious...)
+
+	switch args[0] {
+	case "create":
+		return customerCreate(ctx, args[1:], cfg, store, tokens, stdout)
+	case "token":
+		id, err := customerArg(args)
+		if err != nil {
+			return err
+		}
+		if _, err := store.Customer(ctx, id); err != nil {
+			return fmt.Errorf("customer %s: %w", id, err)
+		}
+		token, err := tokens.Issue(id, cfg.TokenTTL)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, token)
+		return nil
+	case "disable", "enable":
+		id, err := customerArg(args)
+		if err != nil {
+			return err
+		}
+		c, err := store.CustomerSetActive(ctx, id, args[0] == "enable")
+		if err != nil {
+			return fmt.Errorf("customer %s: %w", id, err)
+		}
+		fmt.Fprintf(stdout, "customer %s is %s\n", c.ID, map[bool]string{true: "active", false: "disabled"}[c.Active])
+		return nil
+	}
+	return fmt.Errorf(customerUsage)
+}
+
+func customerArg(args []string) (uuid.UUID, error) {
+	if len(args) != 2 {
+		return uuid.Nil, fmt.Errorf(customerUsage)
+	}
+	id, err := uuid.Parse(args[1])
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("customer id must be a UUID")
+	}
+	return id, nil
+}
+
+type createdCustomer struct {
+	ID            uuid.UUID `json:"id"`
+	Token         string    `json:"token"`
+	WebhookSecret string    `json:"webhook_secret"`
+}
+
+func customerCreate(ctx context.Context, args []string, cfg config.Config, store *postgres.Store, tokens *auth.Tokens, stdout io.Writer) error {
+	fs := flag.NewFlagSet("customer create", flag.ContinueOnError)
+	name := fs.String("name", "", "customer name")
+	webhookURL := fs.String("webhook-url", "", "where outcomes are delivered")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *name == "" || *webhookURL == "" {
+		return fmt.Errorf("customer create needs --name and --webhook-url")
+	}
+	if err := checkWebhookURL(*webhookURL, cfg.AllowInsecureWebhooks); err != nil {
+		return err
+	}
+	secret, err := webhooksig.NewSecret()
+	if err != nil {
+		return err
+	}
+	c, err := store.CustomerCreate(ctx, link.Customer{ID: uuid.New(), Name: *name, WebhookURL: *webhookURL, WebhookSecret: secret})
+	if err != nil {
+		return err
+	}
+	token, err := tokens.Issue(c.ID, cfg.TokenTTL)
+	if err != nil {
+		return err
+	}
+	out := createdCustomer{ID: c.ID, Token: token, WebhookSecret: secret}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(out)
+	}
+	fmt.Fprintf(stdout, "id:             %s\ntoken:          %s\nwebhook secret: %s\n", out.ID, out.Token, out.WebhookSecret)
+	return nil
+}
+
+// checkWebhookURL accepts https URLs, and http ones only in insecure
+// (development) mode.
+func checkWebhookURL(raw string, allowInsecure bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return fmt.Errorf("--webhook-url must be an absolute URL without credentials or fragment")
+	}
+	if u.Scheme != "https" && !(allowInsecure && u.Scheme == "http") {
+		return fmt.Errorf("--webhook-url must use https (http only with PATIENTLINK_ALLOW_INSECURE_WEBHOOKS=true)")
+	}
+	return nil
+}

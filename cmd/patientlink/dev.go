@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/patientlink/patientlink/internal/config"
+	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/postgres"
+	"github.com/patientlink/patientlink/internal/schema"
+)
+
+// devDir holds everything development generates: the cluster, secrets and
+// the demo customer. It is gitignored.
+const devDir = ".data"
+
+// devSecrets are generated once and kept, so restarts keep tokens valid and
+// sealed payloads readable.
+var devSecrets = []string{"PATIENTLINK_TOKEN_SECRET", "PATIENTLINK_DATA_KEY"}
+
+// runDev is `make run`: the private Postgres (unless DATABASE_URL is set),
+// migrations, development secrets, a demo customer, then serve.
+func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	env, err := devEnv(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if err := schema.Up(env("DATABASE_URL")); err != nil {
+		return err
+	}
+	demo, err := ensureDemoCustomer(ctx, env)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `
+patientlink development setup
+  database:      %s
+  API:           http://%s
+  demo customer: %s
+  token:         %s/demo-token   (export TOKEN=$(cat %s/demo-token))
+
+`, env("DATABASE_URL"), env("PATIENTLINK_ADDR"), demo.ID, devDir, devDir)
+	return runServe(ctx, args, env, stderr)
+}
+
+// devEnv overlays getenv with the development defaults: the database URL,
+// secrets from .data/secrets.env (made on first run) and insecure webhooks.
+func devEnv(ctx context.Context, getenv func(string) string, stderr io.Writer) (func(string) string, error) {
+	vals := map[string]string{
+		"PATIENTLINK_ALLOW_INSECURE_WEBHOOKS": "true",
+		"PATIENTLINK_LOG_FORMAT":              "text",
+	}
+	if getenv("DATABASE_URL") == "" {
+		url, err := startDevDB(ctx, devCluster(stderr))
+		if err != nil {
+			return nil, err
+		}
+		vals["DATABASE_URL"] = url
+	}
+	secrets, err := loadDevSecrets(filepath.Join(devDir, "secrets.env"))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range secrets {
+		vals[k] = v
+	}
+	return func(name string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		if v, ok := vals[name]; ok {
+			return v
+		}
+		for _, v := range config.Vars {
+			if v.Name == name {
+				return v.Default
+			}
+		}
+		return ""
+	}, nil
+}
+
+func loadDevSecrets(path string) (map[string]string, error) {
+	secrets := map[string]string{}
+	if b, err := os.ReadFile(path); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+				secrets[k] = v
+			}
+		}
+	}
+	changed := false
+	for _, name := range devSecrets {
+		if secrets[name] != "" {
+			continue
+		}
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		secrets[name] = base64.StdEncoding.EncodeToString(b)
+		changed = true
+	}
+	if !changed {
+		return secrets, nil
+	}
+	var sb strings.Builder
+	sb.WriteString("# Development secrets made by `patientlink dev`. Never use them in production.\n")
+	for _, name := range devSecrets {
+		fmt.Fprintf(&sb, "%s=%s\n", name, secrets[name])
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	return secrets, os.WriteFile(path, []byte(sb.String()), 0o600)
+}
+
+// demoWebhookURL is where `make run`'s webhook sink listens.
+const demoWebhookURL = "http://127.0.0.1:8091/webhook"
+
+// ensureDemoCustomer creates the demo customer once and keeps its id, token
+// and webhook secret in .data/demo.json (token alone in .data/demo-token).
+func ensureDemoCustomer(ctx context.Context, env func(string) string) (createdCustomer, error) {
+	path := filepath.Join(devDir, "demo.json")
+	var demo createdCustomer
+	cfg, err := config.Load(env)
+	if err != nil {
+		return demo, err
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return demo, err
+	}
+	defer pool.Close()
+	store := postgres.New(pool)
+	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &demo) == nil {
+		if _, err := store.Customer(ctx, demo.ID); err == nil {
+			return demo, nil
+		} else if !errors.Is(err, link.ErrNotFound) {
+			return demo, err
+		}
+	}
+	var out strings.Builder
+	if err := runCustomer(ctx, []string{"create", "--name", "Demo clinic", "--webhook-url", demoWebhookURL, "--json"}, env, &out); err != nil {
+		return demo, err
+	}
+	if err := json.Unmarshal([]byte(out.String()), &demo); err != nil {
+		return demo, err
+	}
+	if err := os.WriteFile(path, []byte(out.String()), 0o600); err != nil {
+		return demo, err
+	}
+	return demo, os.WriteFile(filepath.Join(devDir, "demo-token"), []byte(demo.Token+"\n"), 0o600)
+}

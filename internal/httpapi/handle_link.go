@@ -1,0 +1,235 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/patientlink/patientlink/internal/jobs"
+	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/postgres"
+)
+
+type linkAccepted struct {
+	WorkflowID uuid.UUID  `json:"workflow-id"`
+	Status     link.State `json:"status"`
+}
+
+// handleLinkCreate is POST /link: validate, then acknowledge in one
+// transaction (idempotency record, workflow, history, sealed payload, job).
+func handleLinkCreate(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		customer := customerFrom(r.Context())
+		key, p := idempotencyKey(r)
+		if p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+		if !isJSON(r.Header.Get("Content-Type")) {
+			writeProblem(w, r, errMediaType)
+			return
+		}
+		body, p := readBody(w, r, d.MaxBodyBytes)
+		if p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+		req, err := link.ParseRequest(body, d.Now())
+		var verr *link.ValidationError
+		switch {
+		case errors.Is(err, link.ErrMalformed):
+			writeProblem(w, r, errMalformed)
+			return
+		case errors.As(err, &verr):
+			writeProblem(w, r, validationProblem(verr.Fields))
+			return
+		}
+		if req.Webhook != "" && !sameOrigin(req.Webhook, customer.WebhookURL) {
+			writeProblem(w, r, validationProblem([]link.FieldError{{Pointer: "/webhook", Detail: "must have the same origin (scheme, host, port) as the registered webhook URL"}}))
+			return
+		}
+
+		workflowID, err := uuid.NewV7()
+		if err != nil {
+			serverError(d.Logger, w, r, err)
+			return
+		}
+		canonical := req.Canonical()
+		keyID, sealed, err := d.Keyring.Seal(canonical, workflowID[:])
+		if err != nil {
+			serverError(d.Logger, w, r, err)
+			return
+		}
+		accepted, _ := json.Marshal(linkAccepted{WorkflowID: workflowID, Status: link.StateReceived})
+		in := postgres.Intake{
+			CustomerID:     customer.ID,
+			WorkflowID:     workflowID,
+			PatientID:      req.PatientUUID(),
+			RequestType:    link.RequestLink,
+			WebhookURL:     req.Webhook,
+			IdempotencyKey: key,
+			RequestHash:    requestHash(r.Method, "/link", canonical),
+			IdempotencyTTL: d.IdempotencyTTL,
+			Response:       postgres.Response{Status: http.StatusAccepted, Body: accepted},
+			PayloadKeyID:   keyID,
+			Payload:        sealed,
+		}
+		args := jobs.LinkProcessArgs{WorkflowID: workflowID, CustomerID: customer.ID, RequestType: link.RequestLink}
+		resp, replayed, err := d.Store.Acknowledge(r.Context(), in, func(ctx context.Context, tx pgx.Tx) error {
+			_, err := d.River.InsertTx(ctx, tx, args, nil)
+			return err
+		})
+		writeAcknowledgement(d, w, r, resp, replayed, err)
+	})
+}
+
+// writeAcknowledgement answers an intake: the (possibly replayed) stored
+// response, or the problem the store reported.
+func writeAcknowledgement(d Deps, w http.ResponseWriter, r *http.Request, resp postgres.Response, replayed bool, err error) {
+	var conflict *link.ConflictError
+	switch {
+	case errors.As(err, &conflict):
+		p := problem(http.StatusConflict, "conflict", "Conflict", conflict.Detail)
+		p.WorkflowID = &conflict.WorkflowID
+		writeProblem(w, r, p)
+		return
+	case errors.Is(err, link.ErrIdempotencyMismatch):
+		writeProblem(w, r, errKeyMismatch)
+		return
+	case errors.Is(err, link.ErrNotFound):
+		writeProblem(w, r, errNotFound)
+		return
+	case err != nil:
+		serverError(d.Logger, w, r, err)
+		return
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	if resp.Status == http.StatusAccepted && resp.WorkflowID != uuid.Nil {
+		w.Header().Set("Location", "/link/status/"+resp.WorkflowID.String())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(resp.Status)
+	_, _ = w.Write(resp.Body)
+}
+
+type linkStatus struct {
+	WorkflowID  uuid.UUID        `json:"workflow-id"`
+	Status      link.State       `json:"status"`
+	RequestType link.RequestType `json:"request-type"`
+	PatientID   uuid.UUID        `json:"patient-id"`
+	CreatedAt   time.Time        `json:"created_at"`
+	UpdatedAt   time.Time        `json:"updated_at"`
+}
+
+// handleLinkStatus is GET /link/status/{workflowID}. Another customer's
+// workflow is a 404, exactly like a missing one.
+func handleLinkStatus(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := uuid.Parse(mux.Vars(r)["workflowID"])
+		if err != nil {
+			writeProblem(w, r, errNotFound)
+			return
+		}
+		wf, err := d.Store.WorkflowForCustomer(r.Context(), customerFrom(r.Context()).ID, id)
+		if errors.Is(err, link.ErrNotFound) {
+			writeProblem(w, r, errNotFound)
+			return
+		}
+		if err != nil {
+			serverError(d.Logger, w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, linkStatus{
+			WorkflowID: wf.ID, Status: wf.Status, RequestType: wf.RequestType, PatientID: wf.PatientID,
+			CreatedAt: wf.CreatedAt.UTC(), UpdatedAt: wf.UpdatedAt.UTC(),
+		})
+	})
+}
+
+// idempotencyKey reads the required Idempotency-Key: 1–255 printable ASCII.
+func idempotencyKey(r *http.Request) (string, *Problem) {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		return "", problem(http.StatusBadRequest, "idempotency-key-missing", "Idempotency-Key missing", "the Idempotency-Key header is required")
+	}
+	if len(key) > 255 {
+		return "", problem(http.StatusBadRequest, "idempotency-key-invalid", "Idempotency-Key invalid", "the Idempotency-Key must be 1 to 255 printable ASCII characters")
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] > 0x7e {
+			return "", problem(http.StatusBadRequest, "idempotency-key-invalid", "Idempotency-Key invalid", "the Idempotency-Key must be 1 to 255 printable ASCII characters")
+		}
+	}
+	return key, nil
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
+}
+
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Problem) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, problem(http.StatusRequestEntityTooLarge, "body-too-large", "Body too large", fmt.Sprintf("the body must be at most %d bytes", limit))
+	}
+	if err != nil {
+		return nil, errMalformed
+	}
+	return body, nil
+}
+
+func validationProblem(fields []link.FieldError) *Problem {
+	p := problem(http.StatusUnprocessableEntity, "validation", "Invalid request", "one or more fields are invalid; see errors")
+	p.Errors = fields
+	return p
+}
+
+// sameOrigin compares scheme, host and port (RFC 6454), default ports
+// included.
+func sameOrigin(a, b string) bool {
+	ua, errA := url.Parse(a)
+	ub, errB := url.Parse(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if u.Scheme == "https" {
+			return "443"
+		}
+		return "80"
+	}
+	return ua.Scheme == ub.Scheme && ua.Hostname() == ub.Hostname() && port(ua) == port(ub)
+}
+
+// requestHash identifies a request for idempotency: the same key with
+// another hash is a different request.
+func requestHash(method, route string, canonicalBody []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(method + " " + route + "\n"))
+	h.Write(canonicalBody)
+	return h.Sum(nil)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

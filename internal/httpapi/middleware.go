@@ -1,0 +1,153 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/patientlink/patientlink/internal/auth"
+	"github.com/patientlink/patientlink/internal/link"
+)
+
+type ctxKey int
+
+const (
+	ctxRequestID ctxKey = iota
+	ctxCustomer
+)
+
+// withRequestID takes a sane X-Request-Id from the caller or makes one, and
+// echoes it.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			b := make([]byte, 12)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxRequestID, id)))
+	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxRequestID).(string)
+	return id
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// withAccessLog logs one line per request: method, route, status, time.
+// Never the body, never the query: those may carry patient data.
+func withAccessLog(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelError
+		}
+		logger.LogAttrs(r.Context(), level, "http request",
+			slog.String("request_id", requestID(r.Context())),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start)),
+		)
+	})
+}
+
+func withRecover(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				logger.Error("panic serving request", "request_id", requestID(r.Context()), "panic", v)
+				writeProblem(w, r, errInternal)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireCustomer authenticates the caller by token (Customer-Token, the
+// seed's header, or Authorization: Bearer) and loads an active customer.
+// Every failure is the same 401, so callers cannot probe which part failed.
+func requireCustomer(logger *slog.Logger, tokens *auth.Tokens, store customers) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			token := r.Header.Get("Customer-Token")
+			if token == "" {
+				if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+					token = strings.TrimSpace(h[7:])
+				}
+			}
+			id, err := tokens.Verify(token)
+			if err != nil {
+				writeProblem(w, r, errUnauthorized)
+				return
+			}
+			c, err := store.Customer(r.Context(), id)
+			switch {
+			case errors.Is(err, link.ErrNotFound):
+				writeProblem(w, r, errUnauthorized)
+				return
+			case err != nil:
+				serverError(logger, w, r, err)
+				return
+			case !c.Active:
+				writeProblem(w, r, errUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxCustomer, c)))
+		})
+	}
+}
+
+func customerFrom(ctx context.Context) link.Customer {
+	c, _ := ctx.Value(ctxCustomer).(link.Customer)
+	return c
+}
+
+// serverError logs an internal error (never patient data: errors here come
+// from the database and the network) and answers 500, or 503 when the
+// database is unreachable.
+func serverError(logger *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	logger.Error("request failed", "request_id", requestID(r.Context()), "error", err)
+	if isUnavailable(err) {
+		p := *errUnavailable
+		p.RetryAfter = 1
+		writeProblem(w, r, &p)
+		return
+	}
+	writeProblem(w, r, errInternal)
+}

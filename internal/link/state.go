@@ -1,0 +1,90 @@
+// Package link is patientlink's domain: workflows and their state machine,
+// link requests and their validation, mappings, and the errors the other
+// packages speak in. It does no I/O.
+package link
+
+import "slices"
+
+// State is a workflow's status.
+type State string
+
+// Workflow states. RECEIVED is where intake leaves a workflow; COMPLETED and
+// FAILED are the end states; the outcome states wait for the customer to be
+// notified.
+const (
+	StateReceived   State = "RECEIVED"
+	StateInProgress State = "IN_PROGRESS"
+	StateRequested  State = "REQUESTED" // waiting for an async index search
+	StateLinked     State = "LINKED"
+	StateNoResults  State = "NO_RESULTS"
+	StateAmbiguous  State = "AMBIGUOUS"
+	StateConflict   State = "CONFLICT"
+	StateDeLinked   State = "DE_LINKED"
+	StateCompleted  State = "COMPLETED"
+	StateFailed     State = "FAILED"
+)
+
+// States lists every state, in the order of a workflow's life.
+var States = []State{
+	StateReceived, StateInProgress, StateRequested, StateLinked, StateNoResults,
+	StateAmbiguous, StateConflict, StateDeLinked, StateCompleted, StateFailed,
+}
+
+// RequestType says what a workflow does.
+type RequestType string
+
+const (
+	RequestLink   RequestType = "LINK"
+	RequestDelink RequestType = "DELINK"
+)
+
+// transitions is the state machine: for each target state, the states a
+// workflow may move to it from. The store turns this into
+// UPDATE ... WHERE status = ANY(from), so the database enforces it too.
+var transitions = map[RequestType]map[State][]State{
+	RequestLink: {
+		StateInProgress: {StateReceived, StateInProgress, StateRequested},
+		StateRequested:  {StateInProgress, StateRequested},
+		StateLinked:     {StateInProgress, StateRequested},
+		StateNoResults:  {StateInProgress, StateRequested},
+		StateAmbiguous:  {StateInProgress, StateRequested},
+		StateConflict:   {StateInProgress, StateRequested},
+		StateCompleted:  {StateLinked, StateNoResults, StateAmbiguous, StateConflict},
+		StateFailed:     {StateReceived, StateInProgress, StateRequested, StateLinked, StateNoResults, StateAmbiguous, StateConflict},
+		StateReceived:   {StateFailed}, // an operator's retry
+	},
+	RequestDelink: {
+		StateInProgress: {StateReceived, StateInProgress},
+		StateDeLinked:   {StateInProgress},
+		StateCompleted:  {StateDeLinked},
+		StateFailed:     {StateReceived, StateInProgress, StateDeLinked},
+		StateReceived:   {StateFailed},
+	},
+}
+
+// AllowedFrom lists the states a workflow of type rt may move to `to` from;
+// nil when no transition leads there.
+func AllowedFrom(rt RequestType, to State) []State {
+	return transitions[rt][to]
+}
+
+// CanTransition reports whether the state machine allows from → to.
+func CanTransition(rt RequestType, from, to State) bool {
+	return slices.Contains(transitions[rt][to], from)
+}
+
+// IsEnd reports whether s is an end state: nothing more happens unless an
+// operator retries.
+func (s State) IsEnd() bool { return s == StateCompleted || s == StateFailed }
+
+// IsOutcome reports whether s records the result of a request.
+func (s State) IsOutcome() bool {
+	switch s {
+	case StateLinked, StateNoResults, StateAmbiguous, StateConflict, StateDeLinked:
+		return true
+	}
+	return false
+}
+
+// IsPending reports whether a workflow in s still has work to do.
+func (s State) IsPending() bool { return !s.IsEnd() }

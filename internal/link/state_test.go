@@ -1,0 +1,57 @@
+package link
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The workflows.status CHECK constraint lists exactly the states of Go's
+// state machine.
+func TestSchemaListsEveryState(t *testing.T) {
+	t.Parallel()
+	migration, err := os.ReadFile("../../migrations/000009_core.up.sql")
+	require.NoError(t, err)
+	sql := string(migration)
+	start := strings.Index(sql, "status          text NOT NULL CHECK (status IN (")
+	require.Positive(t, start)
+	check := sql[start : start+strings.Index(sql[start:], "))")]
+	for _, s := range States {
+		require.Contains(t, check, "'"+string(s)+"'")
+	}
+	require.Equal(t, len(States), strings.Count(check, "'")/2)
+}
+
+func TestTransitions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		rt       RequestType
+		from, to State
+		ok       bool
+	}{
+		{RequestLink, StateReceived, StateInProgress, true},
+		{RequestLink, StateInProgress, StateLinked, true},
+		{RequestLink, StateRequested, StateNoResults, true},
+		{RequestLink, StateLinked, StateCompleted, true},
+		{RequestLink, StateReceived, StateLinked, false},
+		{RequestLink, StateCompleted, StateFailed, false},
+		{RequestLink, StateCompleted, StateInProgress, false},
+		{RequestLink, StateInProgress, StateDeLinked, false},
+		{RequestDelink, StateInProgress, StateDeLinked, true},
+		{RequestDelink, StateDeLinked, StateCompleted, true},
+		{RequestDelink, StateInProgress, StateLinked, false},
+		{RequestDelink, StateFailed, StateReceived, true},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.ok, CanTransition(tt.rt, tt.from, tt.to), "%s %s → %s", tt.rt, tt.from, tt.to)
+	}
+	for _, rt := range []RequestType{RequestLink, RequestDelink} {
+		for to, froms := range transitions[rt] {
+			for _, from := range froms {
+				require.False(t, from == StateCompleted, "nothing leaves COMPLETED (%s → %s)", from, to)
+			}
+		}
+	}
+}

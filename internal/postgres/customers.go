@@ -1,0 +1,51 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/patientlink/patientlink/internal/dbsqlc"
+	"github.com/patientlink/patientlink/internal/link"
+)
+
+// CustomerCreate stores a new customer.
+func (s *Store) CustomerCreate(ctx context.Context, c link.Customer) (link.Customer, error) {
+	row, err := s.q.CustomerInsert(ctx, s.pool, dbsqlc.CustomerInsertParams{
+		ID: c.ID, Name: c.Name, WebhookURL: c.WebhookURL, WebhookSecret: c.WebhookSecret,
+	})
+	if err != nil {
+		return link.Customer{}, fmt.Errorf("error inserting customer: %w", err)
+	}
+	return customerFromRow(row), nil
+}
+
+// Customer loads a customer; link.ErrNotFound when there is none.
+func (s *Store) Customer(ctx context.Context, id uuid.UUID) (link.Customer, error) {
+	row, err := s.q.CustomerGetByID(ctx, s.pool, id)
+	if err != nil {
+		return link.Customer{}, interpretError(err)
+	}
+	return customerFromRow(row), nil
+}
+
+// CustomerSetActive enables or disables a customer.
+func (s *Store) CustomerSetActive(ctx context.Context, id uuid.UUID, active bool) (link.Customer, error) {
+	status := "disabled"
+	if active {
+		status = "active"
+	}
+	row, err := s.q.CustomerSetStatus(ctx, s.pool, dbsqlc.CustomerSetStatusParams{ID: id, Status: status})
+	if err != nil {
+		return link.Customer{}, interpretError(err)
+	}
+	return customerFromRow(row), nil
+}
+
+func customerFromRow(r dbsqlc.Customer) link.Customer {
+	return link.Customer{
+		ID: r.ID, Name: r.Name, Active: r.Status == "active",
+		WebhookURL: r.WebhookURL, WebhookSecret: r.WebhookSecret, CreatedAt: r.CreatedAt,
+	}
+}

@@ -1,0 +1,130 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/patientlink/patientlink/internal/dbsqlc"
+	"github.com/patientlink/patientlink/internal/link"
+)
+
+// Intake is everything the acknowledgement of one request writes.
+type Intake struct {
+	CustomerID  uuid.UUID
+	WorkflowID  uuid.UUID // fresh; used only if this request is the first with its key
+	PatientID   uuid.UUID
+	RequestType link.RequestType
+	WebhookURL  string // per-request override, already checked
+
+	IdempotencyKey string
+	RequestHash    []byte
+	IdempotencyTTL time.Duration
+	Response       Response // what to answer, stored for replays
+
+	PayloadKeyID string // seal key id; empty for requests with no payload
+	Payload      []byte // sealed patient data
+}
+
+// Response is a stored HTTP answer.
+type Response struct {
+	Status     int
+	Body       []byte
+	WorkflowID uuid.UUID
+}
+
+// Enqueue inserts the job that follows an acknowledgement, in its
+// transaction (River's InsertTx).
+type Enqueue func(ctx context.Context, tx pgx.Tx) error
+
+// Acknowledge records a request in one transaction: the idempotency record,
+// the workflow with its first history event and sealed payload, and the job
+// that will process it. replayed is true when the key was used before with
+// the same request: resp is then the first answer and nothing was written.
+//
+// Requests racing with one key serialise on the key's row: the later ones
+// wait for the first to commit and then replay its answer.
+func (s *Store) Acknowledge(ctx context.Context, in Intake, enqueue Enqueue) (resp Response, replayed bool, err error) {
+	err = s.WithTx(ctx, func(tx pgx.Tx) error {
+		_, err := s.q.IdempotencyKeyClaim(ctx, tx, dbsqlc.IdempotencyKeyClaimParams{
+			CustomerID:     in.CustomerID,
+			Key:            in.IdempotencyKey,
+			RequestHash:    in.RequestHash,
+			ResponseStatus: int32(in.Response.Status),
+			ResponseBody:   in.Response.Body,
+			WorkflowID:     &in.WorkflowID,
+			TTLSeconds:     in.IdempotencyTTL.Seconds(),
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			resp, err = s.replay(ctx, tx, in)
+			replayed = err == nil
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("error claiming idempotency key: %w", err)
+		}
+
+		_, err = s.q.WorkflowCreate(ctx, tx, dbsqlc.WorkflowCreateParams{
+			ID:          in.WorkflowID,
+			CustomerID:  in.CustomerID,
+			PatientID:   in.PatientID,
+			RequestType: string(in.RequestType),
+			WebhookURL:  nullString(in.WebhookURL),
+			KeyID:       in.PayloadKeyID,
+			Sealed:      in.Payload,
+		})
+		if isUniqueViolation(err, "workflows_one_open_per_patient") {
+			return errOpenWorkflow
+		}
+		if err != nil {
+			return fmt.Errorf("error inserting workflow: %w", err)
+		}
+		if err := enqueue(ctx, tx); err != nil {
+			return fmt.Errorf("error enqueueing job: %w", err)
+		}
+		resp = in.Response
+		resp.WorkflowID = in.WorkflowID
+		return nil
+	})
+	if errors.Is(err, errOpenWorkflow) {
+		// The transaction is gone; name the workflow in the way.
+		open, getErr := s.q.WorkflowGetOpenForPatient(ctx, s.pool, dbsqlc.WorkflowGetOpenForPatientParams{
+			CustomerID: in.CustomerID, PatientID: in.PatientID,
+		})
+		if getErr != nil {
+			return Response{}, false, fmt.Errorf("error finding open workflow: %w", interpretError(getErr))
+		}
+		return Response{}, false, &link.ConflictError{WorkflowID: open.ID, Detail: "a workflow for this patient is still pending"}
+	}
+	return resp, replayed, err
+}
+
+var errOpenWorkflow = errors.New("open workflow for patient")
+
+func (s *Store) replay(ctx context.Context, tx pgx.Tx, in Intake) (Response, error) {
+	row, err := s.q.IdempotencyKeyGet(ctx, tx, dbsqlc.IdempotencyKeyGetParams{CustomerID: in.CustomerID, Key: in.IdempotencyKey})
+	if err != nil {
+		// Expired between the claim and this read: a retry will claim it.
+		return Response{}, fmt.Errorf("error reading idempotency key: %w", err)
+	}
+	if !bytes.Equal(row.RequestHash, in.RequestHash) {
+		return Response{}, link.ErrIdempotencyMismatch
+	}
+	r := Response{Status: int(row.ResponseStatus), Body: row.ResponseBody}
+	if row.WorkflowID != nil {
+		r.WorkflowID = *row.WorkflowID
+	}
+	return r, nil
+}
+
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
