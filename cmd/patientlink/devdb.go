@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/patientlink/patientlink/internal/pgcluster"
@@ -11,7 +12,7 @@ import (
 
 // devCluster is the private cluster under .data/ of the working directory.
 func devCluster(log io.Writer) *pgcluster.Cluster {
-	return &pgcluster.Cluster{Dir: filepath.Join(".data", "pg"), Port: pgcluster.DefaultPort, Log: log}
+	return &pgcluster.Cluster{Dir: filepath.Join(".data", "pg"), Port: pgcluster.Port(os.Getenv), Log: log}
 }
 
 const devDatabase = "patientlink"

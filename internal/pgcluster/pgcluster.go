@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -30,6 +31,17 @@ type Cluster struct {
 // DefaultPort is where the private cluster listens; not 5432, so it never
 // meets a system Postgres.
 const DefaultPort = 54329
+
+// PortEnv overrides DefaultPort, e.g. for a second checkout on one machine.
+const PortEnv = "PATIENTLINK_DEV_PG_PORT"
+
+// Port is DefaultPort unless getenv(PortEnv) names another.
+func Port(getenv func(string) string) int {
+	if p, err := strconv.Atoi(getenv(PortEnv)); err == nil && p > 0 && p < 65536 {
+		return p
+	}
+	return DefaultPort
+}
 
 // URL is the connection string of database name on the cluster.
 func (c *Cluster) URL(name string) string {
@@ -85,6 +97,11 @@ func (c *Cluster) Start(ctx context.Context) error {
 	}
 	if owner.run(ctx, filepath.Join(bin, "pg_ctl"), "status", "-D", dir) == nil {
 		return nil
+	}
+	if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", c.Port)); err != nil {
+		return fmt.Errorf("port %d is in use (another checkout's cluster? `make db-stop` there, or set %s)", c.Port, PortEnv)
+	} else {
+		ln.Close()
 	}
 	c.logf("starting PostgreSQL on 127.0.0.1:%d", c.Port)
 	opts := strings.Join([]string{

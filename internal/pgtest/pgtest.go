@@ -97,7 +97,7 @@ func setup(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		c := &pgcluster.Cluster{Dir: filepath.Join(root, ".data", "pg"), Port: pgcluster.DefaultPort, Log: os.Stderr}
+		c := &pgcluster.Cluster{Dir: filepath.Join(root, ".data", "pg"), Port: pgcluster.Port(os.Getenv), Log: os.Stderr}
 		if err := c.Start(ctx); err != nil {
 			return err
 		}
