@@ -1,22 +1,72 @@
 -- name: WorkflowCreate :one
 -- The workflow, its first history event and its sealed payload, in one
--- round trip.
-WITH w AS (
+-- round trip. A LINK is refused when the patient is already linked, a
+-- DELINK when it is not: no row comes back, and linked_workflow_id of
+-- WorkflowLinkedMapping says why.
+WITH linked AS (
+    SELECT m.workflow_id FROM patient_mappings m
+    WHERE m.customer_id = @customer_id AND m.customer_patient_id = @patient_id AND m.status = 'LINKED'
+), w AS (
     INSERT INTO workflows (id, customer_id, patient_id, request_type, status, webhook_url)
-    VALUES (@id, @customer_id, @patient_id, @request_type, 'RECEIVED', @webhook_url)
+    SELECT @id, @customer_id, @patient_id, @request_type, 'RECEIVED', @webhook_url
+    WHERE (@request_type::text = 'LINK') = NOT EXISTS (SELECT 1 FROM linked)
     RETURNING *
 ), e AS (
     INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, attempt)
     SELECT w.id, w.customer_id, w.request_type, NULL, w.status, w.attempt FROM w
 ), p AS (
     INSERT INTO request_payloads (workflow_id, key_id, sealed)
-    SELECT w.id, @key_id, @sealed FROM w
+    SELECT w.id, @key_id, @sealed FROM w WHERE @key_id::text <> ''
 )
-SELECT w.created_at FROM w;
+SELECT (SELECT count(*) FROM w)::int AS created, COALESCE((SELECT linked.workflow_id FROM linked), '00000000-0000-0000-0000-000000000000'::uuid)::uuid AS linked_workflow_id;
+
+-- name: WorkflowGetByID :one
+SELECT * FROM workflows WHERE id = @id;
 
 -- name: WorkflowGetForCustomer :one
 SELECT * FROM workflows WHERE id = @id AND customer_id = @customer_id;
 
+-- name: WorkflowGetBySearchID :one
+SELECT * FROM workflows WHERE search_id = @search_id;
+
 -- name: WorkflowGetOpenForPatient :one
 SELECT * FROM workflows
 WHERE customer_id = @customer_id AND patient_id = @patient_id AND status NOT IN ('COMPLETED', 'FAILED');
+
+-- name: WorkflowTransition :one
+-- Moves a workflow to to_status only from one of from_states (the state
+-- machine's allowed sources) and appends the history event, in one
+-- statement. No row back: the workflow was not in an allowed state.
+WITH old AS (
+    SELECT cur.id, cur.status FROM workflows AS cur WHERE cur.id = @id FOR UPDATE
+), w AS (
+    UPDATE workflows AS wf
+    SET status     = @to_status,
+        outcome    = COALESCE(sqlc.narg(outcome), wf.outcome),
+        reason     = CASE WHEN @to_status::text = 'FAILED' THEN sqlc.narg(reason) END,
+        search_id  = COALESCE(sqlc.narg(search_id), wf.search_id),
+        attempt    = wf.attempt + @attempt_increment::int,
+        -- An outcome starts a fresh notification.
+        notify_status   = CASE WHEN sqlc.narg(outcome)::text IS NOT NULL THEN 'pending' ELSE wf.notify_status END,
+        notify_attempts = CASE WHEN sqlc.narg(outcome)::text IS NOT NULL THEN 0 ELSE wf.notify_attempts END,
+        updated_at = now(),
+        ended_at   = CASE WHEN @to_status::text IN ('COMPLETED', 'FAILED') THEN now() END
+    FROM old
+    WHERE wf.id = old.id AND old.status = ANY(@from_states::text[])
+    RETURNING wf.*, old.status AS from_status
+), e AS (
+    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt)
+    SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, sqlc.narg(reason), @event_attempt FROM w
+)
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt,
+       created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at,
+       notify_last_error, from_status
+FROM w;
+
+-- name: WorkflowStatusGet :one
+SELECT status FROM workflows WHERE id = @id;
+
+-- name: WorkflowLockStatus :one
+-- Locks the workflow row for the rest of the transaction: whoever records
+-- an outcome holds it, so a racing duplicate waits and then sees the result.
+SELECT status FROM workflows WHERE id = @id FOR UPDATE;

@@ -24,7 +24,7 @@ func runCustomer(ctx context.Context, args []string, getenv func(string) string,
 	if len(args) == 0 {
 		return fmt.Errorf(customerUsage)
 	}
-	cfg, err := config.Load(getenv)
+	cfg, err := config.LoadAdmin(getenv)
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ type createdCustomer struct {
 	WebhookSecret string    `json:"webhook_secret"`
 }
 
-func customerCreate(ctx context.Context, args []string, cfg config.Config, store *postgres.Store, tokens *auth.Tokens, stdout io.Writer) error {
+func customerCreate(ctx context.Context, args []string, cfg config.Admin, store *postgres.Store, tokens *auth.Tokens, stdout io.Writer) error {
 	fs := flag.NewFlagSet("customer create", flag.ContinueOnError)
 	name := fs.String("name", "", "customer name")
 	webhookURL := fs.String("webhook-url", "", "where outcomes are delivered")

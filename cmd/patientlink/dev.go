@@ -26,7 +26,7 @@ const devDir = ".data"
 
 // devSecrets are generated once and kept, so restarts keep tokens valid and
 // sealed payloads readable.
-var devSecrets = []string{"PATIENTLINK_TOKEN_SECRET", "PATIENTLINK_DATA_KEY"}
+var devSecrets = []string{"PATIENTLINK_TOKEN_SECRET", "PATIENTLINK_DATA_KEY", "PATIENTLINK_INDEX_CALLBACK_SECRET"}
 
 // runDev is `make run`: the private Postgres (unless DATABASE_URL is set),
 // migrations, development secrets, a demo customer, then serve.
@@ -133,7 +133,7 @@ const demoWebhookURL = "http://127.0.0.1:8091/webhook"
 func ensureDemoCustomer(ctx context.Context, env func(string) string) (createdCustomer, error) {
 	path := filepath.Join(devDir, "demo.json")
 	var demo createdCustomer
-	cfg, err := config.Load(env)
+	cfg, err := config.LoadAdmin(env)
 	if err != nil {
 		return demo, err
 	}

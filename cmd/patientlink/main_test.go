@@ -38,6 +38,7 @@ func TestRunEndToEnd(t *testing.T) {
 		"PATIENTLINK_TOKEN_SECRET":            testKey,
 		"PATIENTLINK_DATA_KEY":                testKey,
 		"PATIENTLINK_ALLOW_INSECURE_WEBHOOKS": "true",
+		"PATIENTLINK_INDEX_CALLBACK_SECRET":   "callback-secret-for-tests",
 	}
 	getenv := func(k string) string { return env[k] }
 	var out, errOut bytes.Buffer
@@ -56,6 +57,11 @@ func TestRunEndToEnd(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(serveCtx, []string{"serve"}, getenv, &bytes.Buffer{}, &bytes.Buffer{}) }()
 	require.Eventually(t, func() bool {
+		select {
+		case err := <-done:
+			require.NoError(t, err, "serve stopped early")
+		default:
+		}
 		res, err := http.Get("http://" + addr + "/healthz")
 		if err != nil {
 			return false

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -18,13 +19,19 @@ import (
 	"github.com/patientlink/patientlink/internal/auth"
 	"github.com/patientlink/patientlink/internal/config"
 	"github.com/patientlink/patientlink/internal/httpapi"
+	"github.com/patientlink/patientlink/internal/index"
+	"github.com/patientlink/patientlink/internal/jobs"
+	"github.com/patientlink/patientlink/internal/link"
 	"github.com/patientlink/patientlink/internal/postgres"
+	"github.com/patientlink/patientlink/internal/webhook"
 )
 
-// runServe runs the API until ctx ends, then shuts down gracefully.
+// runServe runs the API, the workers or both until ctx ends, then shuts
+// down gracefully: HTTP first, then River.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	role := fs.String("role", "", "api, worker or all (default $PATIENTLINK_ROLE, else all)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -32,7 +39,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	if *role != "" {
+		cfg.Role = *role
+	}
+	if cfg.Role != "api" && cfg.Role != "worker" && cfg.Role != "all" {
+		return fmt.Errorf("--role must be api, worker or all")
+	}
+	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel).With("role", cfg.Role)
 
 	pool, err := openPool(ctx, cfg)
 	if err != nil {
@@ -43,21 +56,77 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	riverClient, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: logger})
+	store := postgres.New(pool)
+	processor := &jobs.LinkProcessor{
+		Store:   store,
+		Index:   index.New(cfg.IndexURL, index.Options{Timeout: cfg.IndexTimeout, Logger: logger}),
+		Keyring: keyring,
+		Policy:  link.Policy{Threshold: cfg.AutolinkThreshold, Margin: cfg.AutolinkMargin},
+		Logger:  logger,
+	}
+
+	riverConfig := &river.Config{Logger: logger}
+	working := cfg.Role != "api"
+	if working {
+		riverConfig = jobs.RiverConfig(jobs.Settings{
+			Logger:            logger,
+			LinkWorkers:       cfg.LinkWorkers,
+			WebhookWorkers:    cfg.WebhookWorkers,
+			FetchCooldown:     cfg.FetchCooldown,
+			FetchPollInterval: cfg.FetchPollInterval,
+		}, jobs.Workers{
+			Processor: processor,
+			Retry:     jobs.Backoff{Base: cfg.RetryBase, Max: 5 * time.Minute},
+			Sender:    webhook.NewSender(webhook.Options{Timeout: cfg.WebhookTimeout, AllowInsecure: cfg.AllowInsecureWebhooks, AllowCIDRs: cfg.WebhookAllowCIDRs}),
+			Schedule:  cfg.WebhookSchedule,
+		})
+	}
+	riverClient, err := river.NewClient(riverpgxv5.New(pool), riverConfig)
 	if err != nil {
 		return fmt.Errorf("error creating River client: %w", err)
 	}
+	if working {
+		if err := riverClient.Start(ctx); err != nil {
+			return fmt.Errorf("error starting River: %w", err)
+		}
+		logger.Info("River workers started", "link_workers", cfg.LinkWorkers, "webhook_workers", cfg.WebhookWorkers)
+	}
 
-	handler := httpapi.NewServer(httpapi.Deps{
-		Logger:         logger,
-		Store:          postgres.New(pool),
-		Tokens:         auth.NewTokens(cfg.TokenSecret, cfg.TokenPrevious...),
-		Keyring:        keyring,
-		River:          riverClient,
-		IdempotencyTTL: cfg.IdempotencyTTL,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-	})
-	return serveHTTP(ctx, logger, cfg.Addr, handler)
+	var serveErr error
+	if cfg.Role != "worker" {
+		handler := httpapi.NewServer(httpapi.Deps{
+			Logger:         logger,
+			Store:          store,
+			Tokens:         auth.NewTokens(cfg.TokenSecret, cfg.TokenPrevious...),
+			Keyring:        keyring,
+			River:          riverClient,
+			Processor:      processor,
+			CallbackSecret: cfg.IndexCallbackSecret,
+			IdempotencyTTL: cfg.IdempotencyTTL,
+			MaxBodyBytes:   cfg.MaxBodyBytes,
+		})
+		serveErr = serveHTTP(ctx, logger, cfg.Addr, handler)
+	} else {
+		<-ctx.Done()
+	}
+	if working {
+		stopRiver(logger, riverClient)
+	}
+	return serveErr
+}
+
+// stopRiver lets running jobs finish for a while, then cancels them: a job
+// cut off is retried by River or found by reconciliation.
+func stopRiver(logger *slog.Logger, client *river.Client[pgx.Tx]) {
+	softCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Stop(softCtx); err == nil {
+		return
+	}
+	logger.Warn("River did not stop in time; cancelling running jobs")
+	hardCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = client.StopAndCancel(hardCtx)
 }
 
 func openPool(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {

@@ -6,12 +6,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/patientlink/patientlink/internal/seal"
+	"github.com/patientlink/patientlink/internal/webhook"
 )
 
 // Var documents one environment variable.
@@ -26,6 +28,7 @@ type Var struct {
 var Vars = []Var{
 	{"DATABASE_URL", "", true, "PostgreSQL connection string (required). `make run`/`make test` start a private cluster when unset."},
 	{"PATIENTLINK_ADDR", "127.0.0.1:8080", false, "HTTP listen address of the API."},
+	{"PATIENTLINK_ROLE", "all", false, "api (HTTP, inserts jobs), worker (River workers and periodic jobs) or all; `serve --role` overrides."},
 	{"PATIENTLINK_TOKEN_SECRET", "", true, "HMAC secret for customer tokens: 32 random bytes, standard base64 (required)."},
 	{"PATIENTLINK_TOKEN_SECRET_PREVIOUS", "", true, "Comma-separated previous token secrets, still accepted during a rotation."},
 	{"PATIENTLINK_DATA_KEY", "", true, "AES-256 key sealing request payloads: 32 random bytes, standard base64 (required)."},
@@ -34,7 +37,21 @@ var Vars = []Var{
 	{"PATIENTLINK_MAX_BODY_BYTES", "65536", false, "Largest accepted request body; larger gets 413."},
 	{"PATIENTLINK_DB_MAX_CONNS", "20", false, "pgx pool size per process."},
 	{"PATIENTLINK_ALLOW_INSECURE_WEBHOOKS", "false", false, "Allow http:// webhook URLs and loopback targets (development only; `make run` sets it)."},
+	{"PATIENTLINK_WEBHOOK_TIMEOUT", "10s", false, "Timeout of each webhook delivery attempt."},
+	{"PATIENTLINK_WEBHOOK_RETRY_SCHEDULE", "0s,5s,5m,30m,2h,5h,10h,14h,20h,24h", false, "Delay before each delivery attempt (comma-separated Go durations, Standard Webhooks' schedule; ±10% jitter). Its length is the number of attempts."},
+	{"PATIENTLINK_WEBHOOK_ALLOW_CIDRS", "", false, "Comma-separated CIDRs webhooks may reach although private (e.g. a customer on a VPN)."},
+	{"PATIENTLINK_ADMIN_TOKEN", "", true, "Bearer token of the operator endpoints (/admin/...); unset disables them."},
 	{"PATIENTLINK_TOKEN_TTL", "8760h", false, "Lifetime of customer tokens issued by `patientlink customer create|token`."},
+	{"PATIENTLINK_INDEX_URL", "http://127.0.0.1:8090", false, "Base URL of the internal patient index (docs/internal-index.md)."},
+	{"PATIENTLINK_INDEX_TIMEOUT", "5s", false, "Timeout of each index call."},
+	{"PATIENTLINK_INDEX_CALLBACK_SECRET", "", true, "Shared HMAC secret the index signs async search callbacks with (required)."},
+	{"PATIENTLINK_AUTOLINK_THRESHOLD", "0.90", false, "Lowest index score that links on its own."},
+	{"PATIENTLINK_AUTOLINK_MARGIN", "0.05", false, "How far the best score must lead the runner-up to link."},
+	{"PATIENTLINK_LINK_WORKERS", "50", false, "River MaxWorkers of the link queue, per worker process."},
+	{"PATIENTLINK_WEBHOOK_WORKERS", "50", false, "River MaxWorkers of the webhook queue, per worker process."},
+	{"PATIENTLINK_FETCH_COOLDOWN", "10ms", false, "River FetchCooldown: least time between job fetches (River's 100ms default caps a client near 1,000 jobs/s)."},
+	{"PATIENTLINK_FETCH_POLL_INTERVAL", "200ms", false, "River FetchPollInterval: longest a job waits when a notification is missed."},
+	{"PATIENTLINK_RETRY_BASE", "1s", false, "First retry delay of a job after a transient failure; doubles per attempt up to 5m."},
 	{"PATIENTLINK_LOG_FORMAT", "auto", false, "auto (coloured text on a terminal, JSON otherwise), text or json."},
 	{"PATIENTLINK_LOG_LEVEL", "info", false, "debug, info, warn or error."},
 }
@@ -55,6 +72,22 @@ type Config struct {
 
 	AllowInsecureWebhooks bool
 	TokenTTL              time.Duration
+	WebhookTimeout        time.Duration
+	WebhookSchedule       []time.Duration
+	WebhookAllowCIDRs     []netip.Prefix
+	AdminToken            string
+
+	Role                string
+	IndexURL            string
+	IndexTimeout        time.Duration
+	IndexCallbackSecret []byte
+	AutolinkThreshold   float64
+	AutolinkMargin      float64
+	LinkWorkers         int
+	WebhookWorkers      int
+	FetchCooldown       time.Duration
+	FetchPollInterval   time.Duration
+	RetryBase           time.Duration
 }
 
 // Load reads the configuration. Every problem is reported at once, and no
@@ -76,6 +109,22 @@ func Load(getenv func(string) string) (Config, error) {
 
 		AllowInsecureWebhooks: r.boolean("PATIENTLINK_ALLOW_INSECURE_WEBHOOKS"),
 		TokenTTL:              r.duration("PATIENTLINK_TOKEN_TTL"),
+		WebhookTimeout:        r.duration("PATIENTLINK_WEBHOOK_TIMEOUT"),
+		WebhookSchedule:       r.schedule("PATIENTLINK_WEBHOOK_RETRY_SCHEDULE"),
+		WebhookAllowCIDRs:     r.prefixes("PATIENTLINK_WEBHOOK_ALLOW_CIDRS"),
+		AdminToken:            r.optionalSecret("PATIENTLINK_ADMIN_TOKEN"),
+
+		Role:                r.oneOf("PATIENTLINK_ROLE", "all", "api", "worker"),
+		IndexURL:            r.url("PATIENTLINK_INDEX_URL"),
+		IndexTimeout:        r.duration("PATIENTLINK_INDEX_TIMEOUT"),
+		IndexCallbackSecret: r.secret("PATIENTLINK_INDEX_CALLBACK_SECRET"),
+		AutolinkThreshold:   r.fraction("PATIENTLINK_AUTOLINK_THRESHOLD"),
+		AutolinkMargin:      r.fraction("PATIENTLINK_AUTOLINK_MARGIN"),
+		LinkWorkers:         r.integer("PATIENTLINK_LINK_WORKERS", 1, 10000),
+		WebhookWorkers:      r.integer("PATIENTLINK_WEBHOOK_WORKERS", 1, 10000),
+		FetchCooldown:       r.duration("PATIENTLINK_FETCH_COOLDOWN"),
+		FetchPollInterval:   r.duration("PATIENTLINK_FETCH_POLL_INTERVAL"),
+		RetryBase:           r.duration("PATIENTLINK_RETRY_BASE"),
 	}
 	return c, r.err()
 }
@@ -164,6 +213,64 @@ func (r *reader) duration(name string) time.Duration {
 	return d
 }
 
+// secret is a required shared secret of at least 16 bytes, taken as given.
+func (r *reader) secret(name string) []byte {
+	v := r.raw(name)
+	if len(v) < 16 {
+		r.fail(name, "is required: a shared secret of at least 16 characters")
+		return nil
+	}
+	return []byte(v)
+}
+
+func (r *reader) optionalSecret(name string) string {
+	v := r.raw(name)
+	if v != "" && len(v) < 16 {
+		r.fail(name, "must be at least 16 characters when set")
+	}
+	return v
+}
+
+func (r *reader) schedule(name string) []time.Duration {
+	s, err := webhook.Schedule(r.raw(name))
+	if err != nil {
+		r.fail(name, "must be comma-separated Go durations such as 0s,5s,5m")
+	}
+	return s
+}
+
+func (r *reader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, part := range strings.Split(r.raw(name), ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			r.fail(name, "must list CIDRs such as 10.8.0.0/16")
+			return nil
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (r *reader) url(name string) string {
+	v := r.raw(name)
+	if u, err := url.Parse(v); err != nil || !u.IsAbs() || u.Host == "" {
+		r.fail(name, "must be an absolute URL")
+	}
+	return strings.TrimRight(v, "/")
+}
+
+func (r *reader) fraction(name string) float64 {
+	f, err := strconv.ParseFloat(r.raw(name), 64)
+	if err != nil || f < 0 || f > 1 {
+		r.fail(name, "must be a number from 0 to 1")
+	}
+	return f
+}
+
 func (r *reader) boolean(name string) bool {
 	b, err := strconv.ParseBool(r.raw(name))
 	if err != nil {
@@ -196,4 +303,43 @@ func (r *reader) err() error {
 		return nil
 	}
 	return errors.New("configuration: " + strings.Join(r.problems, "; "))
+}
+
+// MarkdownTable renders Vars as the README's configuration table.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| Variable | Default | Secret | Meaning |\n|---|---|---|---|\n")
+	for _, v := range Vars {
+		def, secret := "—", ""
+		if v.Default != "" {
+			def = "`" + v.Default + "`"
+		}
+		if v.Secret {
+			secret = "yes"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", v.Name, def, secret, v.Doc)
+	}
+	return b.String()
+}
+
+// Admin is what the administrative commands (customer …) need.
+type Admin struct {
+	DatabaseURL           string
+	TokenSecret           []byte
+	TokenPrevious         [][]byte
+	TokenTTL              time.Duration
+	AllowInsecureWebhooks bool
+}
+
+// LoadAdmin reads only the variables the administrative commands use.
+func LoadAdmin(getenv func(string) string) (Admin, error) {
+	r := reader{getenv: getenv}
+	a := Admin{
+		DatabaseURL:           r.str("DATABASE_URL"),
+		TokenSecret:           r.key("PATIENTLINK_TOKEN_SECRET"),
+		TokenPrevious:         r.keys("PATIENTLINK_TOKEN_SECRET_PREVIOUS"),
+		TokenTTL:              r.duration("PATIENTLINK_TOKEN_TTL"),
+		AllowInsecureWebhooks: r.boolean("PATIENTLINK_ALLOW_INSECURE_WEBHOOKS"),
+	}
+	return a, r.err()
 }

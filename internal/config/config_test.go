@@ -1,6 +1,7 @@
 package config
 
 import (
+	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -8,14 +9,24 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The README's configuration table documents every variable.
-func TestREADMEListsEveryVariable(t *testing.T) {
+var updateReadme = flag.Bool("update-readme", false, "rewrite the README's configuration table from Vars")
+
+// The README's configuration table is exactly Vars: go test
+// ./internal/config -update-readme rewrites it.
+func TestREADMEConfigTable(t *testing.T) {
 	t.Parallel()
+	const start, end = "<!-- config:start -->\n", "<!-- config:end -->"
 	readme, err := os.ReadFile("../../README.md")
 	require.NoError(t, err)
-	for _, v := range Vars {
-		require.Contains(t, string(readme), "| `"+v.Name+"` |", "README.md lacks %s", v.Name)
+	s := string(readme)
+	a, b := strings.Index(s, start), strings.Index(s, end)
+	require.True(t, a >= 0 && b > a, "README.md lacks the config markers")
+	if *updateReadme {
+		s = s[:a+len(start)] + MarkdownTable() + s[b:]
+		require.NoError(t, os.WriteFile("../../README.md", []byte(s), 0o644))
+		return
 	}
+	require.Equal(t, MarkdownTable(), s[a+len(start):b], "README config table is stale: go test ./internal/config -update-readme")
 }
 
 func TestLoad(t *testing.T) {
@@ -23,6 +34,7 @@ func TestLoad(t *testing.T) {
 	key := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes
 	env := map[string]string{
 		"DATABASE_URL": "postgres://x@127.0.0.1/db", "PATIENTLINK_TOKEN_SECRET": key, "PATIENTLINK_DATA_KEY": key,
+		"PATIENTLINK_INDEX_CALLBACK_SECRET": "a-long-enough-secret",
 	}
 	cfg, err := Load(func(k string) string { return env[k] })
 	require.NoError(t, err)

@@ -7,12 +7,13 @@ package dbsqlc
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
 
 const customerGetByID = `-- name: CustomerGetByID :one
-SELECT id, name, status, webhook_url, webhook_secret, created_at, updated_at FROM customers WHERE id = $1
+SELECT id, name, status, webhook_url, webhook_secret, created_at, updated_at, webhook_secret_previous, webhook_previous_until FROM customers WHERE id = $1
 `
 
 func (q *Queries) CustomerGetByID(ctx context.Context, db DBTX, id uuid.UUID) (Customer, error) {
@@ -26,6 +27,8 @@ func (q *Queries) CustomerGetByID(ctx context.Context, db DBTX, id uuid.UUID) (C
 		&i.WebhookSecret,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.WebhookSecretPrevious,
+		&i.WebhookPreviousUntil,
 	)
 	return i, err
 }
@@ -33,7 +36,7 @@ func (q *Queries) CustomerGetByID(ctx context.Context, db DBTX, id uuid.UUID) (C
 const customerInsert = `-- name: CustomerInsert :one
 INSERT INTO customers (id, name, webhook_url, webhook_secret)
 VALUES ($1, $2, $3, $4)
-RETURNING id, name, status, webhook_url, webhook_secret, created_at, updated_at
+RETURNING id, name, status, webhook_url, webhook_secret, created_at, updated_at, webhook_secret_previous, webhook_previous_until
 `
 
 type CustomerInsertParams struct {
@@ -59,12 +62,49 @@ func (q *Queries) CustomerInsert(ctx context.Context, db DBTX, arg CustomerInser
 		&i.WebhookSecret,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.WebhookSecretPrevious,
+		&i.WebhookPreviousUntil,
+	)
+	return i, err
+}
+
+const customerRotateSecret = `-- name: CustomerRotateSecret :one
+UPDATE customers
+SET webhook_secret_previous = webhook_secret,
+    webhook_previous_until  = $1,
+    webhook_secret          = $2,
+    updated_at              = now()
+WHERE id = $3
+RETURNING id, name, status, webhook_url, webhook_secret, created_at, updated_at, webhook_secret_previous, webhook_previous_until
+`
+
+type CustomerRotateSecretParams struct {
+	PreviousUntil *time.Time
+	WebhookSecret string
+	ID            uuid.UUID
+}
+
+// The new secret signs from now on; the old one is also sent until
+// previous_until, so receivers can switch without missing a delivery.
+func (q *Queries) CustomerRotateSecret(ctx context.Context, db DBTX, arg CustomerRotateSecretParams) (Customer, error) {
+	row := db.QueryRow(ctx, customerRotateSecret, arg.PreviousUntil, arg.WebhookSecret, arg.ID)
+	var i Customer
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Status,
+		&i.WebhookURL,
+		&i.WebhookSecret,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.WebhookSecretPrevious,
+		&i.WebhookPreviousUntil,
 	)
 	return i, err
 }
 
 const customerSetStatus = `-- name: CustomerSetStatus :one
-UPDATE customers SET status = $1, updated_at = now() WHERE id = $2 RETURNING id, name, status, webhook_url, webhook_secret, created_at, updated_at
+UPDATE customers SET status = $1, updated_at = now() WHERE id = $2 RETURNING id, name, status, webhook_url, webhook_secret, created_at, updated_at, webhook_secret_previous, webhook_previous_until
 `
 
 type CustomerSetStatusParams struct {
@@ -83,6 +123,8 @@ func (q *Queries) CustomerSetStatus(ctx context.Context, db DBTX, arg CustomerSe
 		&i.WebhookSecret,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.WebhookSecretPrevious,
+		&i.WebhookPreviousUntil,
 	)
 	return i, err
 }

@@ -62,13 +62,15 @@ func (ns NullRiverJobState) Value() (driver.Value, error) {
 }
 
 type Customer struct {
-	ID            uuid.UUID
-	Name          string
-	Status        string
-	WebhookURL    string
-	WebhookSecret string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	ID                    uuid.UUID
+	Name                  string
+	Status                string
+	WebhookURL            string
+	WebhookSecret         string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+	WebhookSecretPrevious *string
+	WebhookPreviousUntil  *time.Time
 }
 
 type IdempotencyKey struct {
@@ -80,6 +82,31 @@ type IdempotencyKey struct {
 	WorkflowID     *uuid.UUID
 	CreatedAt      time.Time
 	ExpiresAt      time.Time
+}
+
+type MappingEvent struct {
+	ID                int64
+	MappingID         int64
+	CustomerID        uuid.UUID
+	CustomerPatientID uuid.UUID
+	InternalPatientID string
+	Status            string
+	WorkflowID        uuid.UUID
+	RequestType       string
+	CreatedAt         time.Time
+}
+
+type PatientMapping struct {
+	ID                int64
+	CustomerID        uuid.UUID
+	CustomerPatientID uuid.UUID
+	InternalPatientID string
+	Status            string
+	Score             float64
+	WorkflowID        uuid.UUID
+	LinkedAt          time.Time
+	DelinkWorkflowID  *uuid.UUID
+	DelinkedAt        *time.Time
 }
 
 type RequestPayload struct {
@@ -138,19 +165,38 @@ type RiverQueue struct {
 	UpdatedAt time.Time
 }
 
-type Workflow struct {
-	ID          uuid.UUID
+type WebhookDelivery struct {
+	ID          int64
+	WorkflowID  uuid.UUID
 	CustomerID  uuid.UUID
-	PatientID   uuid.UUID
-	RequestType string
-	Status      string
-	Outcome     *string
-	Reason      *string
-	WebhookURL  *string
+	EventID     string
 	Attempt     int32
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	EndedAt     *time.Time
+	AttemptedAt time.Time
+	TargetHost  string
+	StatusCode  *int32
+	Error       *string
+	LatencyMs   int32
+	Delivered   bool
+}
+
+type Workflow struct {
+	ID              uuid.UUID
+	CustomerID      uuid.UUID
+	PatientID       uuid.UUID
+	RequestType     string
+	Status          string
+	Outcome         *string
+	Reason          *string
+	WebhookURL      *string
+	Attempt         int32
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	EndedAt         *time.Time
+	SearchID        *string
+	NotifyStatus    *string
+	NotifyAttempts  int32
+	NotifyLastAt    *time.Time
+	NotifyLastError *string
 }
 
 type WorkflowEvent struct {

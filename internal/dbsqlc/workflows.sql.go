@@ -13,49 +13,118 @@ import (
 )
 
 const workflowCreate = `-- name: WorkflowCreate :one
-WITH w AS (
+WITH linked AS (
+    SELECT m.workflow_id FROM patient_mappings m
+    WHERE m.customer_id = $1 AND m.customer_patient_id = $2 AND m.status = 'LINKED'
+), w AS (
     INSERT INTO workflows (id, customer_id, patient_id, request_type, status, webhook_url)
-    VALUES ($1, $2, $3, $4, 'RECEIVED', $5)
-    RETURNING id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at
+    SELECT $3, $1, $2, $4, 'RECEIVED', $5
+    WHERE ($4::text = 'LINK') = NOT EXISTS (SELECT 1 FROM linked)
+    RETURNING id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error
 ), e AS (
     INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, attempt)
     SELECT w.id, w.customer_id, w.request_type, NULL, w.status, w.attempt FROM w
 ), p AS (
     INSERT INTO request_payloads (workflow_id, key_id, sealed)
-    SELECT w.id, $6, $7 FROM w
+    SELECT w.id, $6, $7 FROM w WHERE $6::text <> ''
 )
-SELECT w.created_at FROM w
+SELECT (SELECT count(*) FROM w)::int AS created, COALESCE((SELECT linked.workflow_id FROM linked), '00000000-0000-0000-0000-000000000000'::uuid)::uuid AS linked_workflow_id
 `
 
 type WorkflowCreateParams struct {
-	ID          uuid.UUID
 	CustomerID  uuid.UUID
 	PatientID   uuid.UUID
+	ID          uuid.UUID
 	RequestType string
 	WebhookURL  *string
 	KeyID       string
 	Sealed      []byte
 }
 
+type WorkflowCreateRow struct {
+	Created          int32
+	LinkedWorkflowID uuid.UUID
+}
+
 // The workflow, its first history event and its sealed payload, in one
-// round trip.
-func (q *Queries) WorkflowCreate(ctx context.Context, db DBTX, arg WorkflowCreateParams) (time.Time, error) {
+// round trip. A LINK is refused when the patient is already linked, a
+// DELINK when it is not: no row comes back, and linked_workflow_id of
+// WorkflowLinkedMapping says why.
+func (q *Queries) WorkflowCreate(ctx context.Context, db DBTX, arg WorkflowCreateParams) (WorkflowCreateRow, error) {
 	row := db.QueryRow(ctx, workflowCreate,
-		arg.ID,
 		arg.CustomerID,
 		arg.PatientID,
+		arg.ID,
 		arg.RequestType,
 		arg.WebhookURL,
 		arg.KeyID,
 		arg.Sealed,
 	)
-	var created_at time.Time
-	err := row.Scan(&created_at)
-	return created_at, err
+	var i WorkflowCreateRow
+	err := row.Scan(&i.Created, &i.LinkedWorkflowID)
+	return i, err
+}
+
+const workflowGetByID = `-- name: WorkflowGetByID :one
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error FROM workflows WHERE id = $1
+`
+
+func (q *Queries) WorkflowGetByID(ctx context.Context, db DBTX, id uuid.UUID) (Workflow, error) {
+	row := db.QueryRow(ctx, workflowGetByID, id)
+	var i Workflow
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.PatientID,
+		&i.RequestType,
+		&i.Status,
+		&i.Outcome,
+		&i.Reason,
+		&i.WebhookURL,
+		&i.Attempt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.EndedAt,
+		&i.SearchID,
+		&i.NotifyStatus,
+		&i.NotifyAttempts,
+		&i.NotifyLastAt,
+		&i.NotifyLastError,
+	)
+	return i, err
+}
+
+const workflowGetBySearchID = `-- name: WorkflowGetBySearchID :one
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error FROM workflows WHERE search_id = $1
+`
+
+func (q *Queries) WorkflowGetBySearchID(ctx context.Context, db DBTX, searchID *string) (Workflow, error) {
+	row := db.QueryRow(ctx, workflowGetBySearchID, searchID)
+	var i Workflow
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.PatientID,
+		&i.RequestType,
+		&i.Status,
+		&i.Outcome,
+		&i.Reason,
+		&i.WebhookURL,
+		&i.Attempt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.EndedAt,
+		&i.SearchID,
+		&i.NotifyStatus,
+		&i.NotifyAttempts,
+		&i.NotifyLastAt,
+		&i.NotifyLastError,
+	)
+	return i, err
 }
 
 const workflowGetForCustomer = `-- name: WorkflowGetForCustomer :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at FROM workflows WHERE id = $1 AND customer_id = $2
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error FROM workflows WHERE id = $1 AND customer_id = $2
 `
 
 type WorkflowGetForCustomerParams struct {
@@ -79,12 +148,17 @@ func (q *Queries) WorkflowGetForCustomer(ctx context.Context, db DBTX, arg Workf
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EndedAt,
+		&i.SearchID,
+		&i.NotifyStatus,
+		&i.NotifyAttempts,
+		&i.NotifyLastAt,
+		&i.NotifyLastError,
 	)
 	return i, err
 }
 
 const workflowGetOpenForPatient = `-- name: WorkflowGetOpenForPatient :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at FROM workflows
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error FROM workflows
 WHERE customer_id = $1 AND patient_id = $2 AND status NOT IN ('COMPLETED', 'FAILED')
 `
 
@@ -109,6 +183,133 @@ func (q *Queries) WorkflowGetOpenForPatient(ctx context.Context, db DBTX, arg Wo
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.EndedAt,
+		&i.SearchID,
+		&i.NotifyStatus,
+		&i.NotifyAttempts,
+		&i.NotifyLastAt,
+		&i.NotifyLastError,
+	)
+	return i, err
+}
+
+const workflowLockStatus = `-- name: WorkflowLockStatus :one
+SELECT status FROM workflows WHERE id = $1 FOR UPDATE
+`
+
+// Locks the workflow row for the rest of the transaction: whoever records
+// an outcome holds it, so a racing duplicate waits and then sees the result.
+func (q *Queries) WorkflowLockStatus(ctx context.Context, db DBTX, id uuid.UUID) (string, error) {
+	row := db.QueryRow(ctx, workflowLockStatus, id)
+	var status string
+	err := row.Scan(&status)
+	return status, err
+}
+
+const workflowStatusGet = `-- name: WorkflowStatusGet :one
+SELECT status FROM workflows WHERE id = $1
+`
+
+func (q *Queries) WorkflowStatusGet(ctx context.Context, db DBTX, id uuid.UUID) (string, error) {
+	row := db.QueryRow(ctx, workflowStatusGet, id)
+	var status string
+	err := row.Scan(&status)
+	return status, err
+}
+
+const workflowTransition = `-- name: WorkflowTransition :one
+WITH old AS (
+    SELECT cur.id, cur.status FROM workflows AS cur WHERE cur.id = $1 FOR UPDATE
+), w AS (
+    UPDATE workflows AS wf
+    SET status     = $2,
+        outcome    = COALESCE($3, wf.outcome),
+        reason     = CASE WHEN $2::text = 'FAILED' THEN $4 END,
+        search_id  = COALESCE($5, wf.search_id),
+        attempt    = wf.attempt + $6::int,
+        -- An outcome starts a fresh notification.
+        notify_status   = CASE WHEN $3::text IS NOT NULL THEN 'pending' ELSE wf.notify_status END,
+        notify_attempts = CASE WHEN $3::text IS NOT NULL THEN 0 ELSE wf.notify_attempts END,
+        updated_at = now(),
+        ended_at   = CASE WHEN $2::text IN ('COMPLETED', 'FAILED') THEN now() END
+    FROM old
+    WHERE wf.id = old.id AND old.status = ANY($7::text[])
+    RETURNING wf.id, wf.customer_id, wf.patient_id, wf.request_type, wf.status, wf.outcome, wf.reason, wf.webhook_url, wf.attempt, wf.created_at, wf.updated_at, wf.ended_at, wf.search_id, wf.notify_status, wf.notify_attempts, wf.notify_last_at, wf.notify_last_error, old.status AS from_status
+), e AS (
+    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt)
+    SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, $4, $8 FROM w
+)
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt,
+       created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at,
+       notify_last_error, from_status
+FROM w
+`
+
+type WorkflowTransitionParams struct {
+	ID               uuid.UUID
+	ToStatus         string
+	Outcome          *string
+	Reason           *string
+	SearchID         *string
+	AttemptIncrement int32
+	FromStates       []string
+	EventAttempt     int32
+}
+
+type WorkflowTransitionRow struct {
+	ID              uuid.UUID
+	CustomerID      uuid.UUID
+	PatientID       uuid.UUID
+	RequestType     string
+	Status          string
+	Outcome         *string
+	Reason          *string
+	WebhookURL      *string
+	Attempt         int32
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	EndedAt         *time.Time
+	SearchID        *string
+	NotifyStatus    *string
+	NotifyAttempts  int32
+	NotifyLastAt    *time.Time
+	NotifyLastError *string
+	FromStatus      string
+}
+
+// Moves a workflow to to_status only from one of from_states (the state
+// machine's allowed sources) and appends the history event, in one
+// statement. No row back: the workflow was not in an allowed state.
+func (q *Queries) WorkflowTransition(ctx context.Context, db DBTX, arg WorkflowTransitionParams) (WorkflowTransitionRow, error) {
+	row := db.QueryRow(ctx, workflowTransition,
+		arg.ID,
+		arg.ToStatus,
+		arg.Outcome,
+		arg.Reason,
+		arg.SearchID,
+		arg.AttemptIncrement,
+		arg.FromStates,
+		arg.EventAttempt,
+	)
+	var i WorkflowTransitionRow
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.PatientID,
+		&i.RequestType,
+		&i.Status,
+		&i.Outcome,
+		&i.Reason,
+		&i.WebhookURL,
+		&i.Attempt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.EndedAt,
+		&i.SearchID,
+		&i.NotifyStatus,
+		&i.NotifyAttempts,
+		&i.NotifyLastAt,
+		&i.NotifyLastError,
+		&i.FromStatus,
 	)
 	return i, err
 }

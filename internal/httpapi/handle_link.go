@@ -71,8 +71,7 @@ func handleLinkCreate(d Deps) http.Handler {
 			serverError(d.Logger, w, r, err)
 			return
 		}
-		accepted, _ := json.Marshal(linkAccepted{WorkflowID: workflowID, Status: link.StateReceived})
-		in := postgres.Intake{
+		acknowledge(d, w, r, postgres.Intake{
 			CustomerID:     customer.ID,
 			WorkflowID:     workflowID,
 			PatientID:      req.PatientUUID(),
@@ -80,18 +79,54 @@ func handleLinkCreate(d Deps) http.Handler {
 			WebhookURL:     req.Webhook,
 			IdempotencyKey: key,
 			RequestHash:    requestHash(r.Method, "/link", canonical),
-			IdempotencyTTL: d.IdempotencyTTL,
-			Response:       postgres.Response{Status: http.StatusAccepted, Body: accepted},
 			PayloadKeyID:   keyID,
 			Payload:        sealed,
-		}
-		args := jobs.LinkProcessArgs{WorkflowID: workflowID, CustomerID: customer.ID, RequestType: link.RequestLink}
-		resp, replayed, err := d.Store.Acknowledge(r.Context(), in, func(ctx context.Context, tx pgx.Tx) error {
-			_, err := d.River.InsertTx(ctx, tx, args, nil)
-			return err
 		})
-		writeAcknowledgement(d, w, r, resp, replayed, err)
 	})
+}
+
+// handleLinkDelete is DELETE /link/{patientID}: acknowledge a DELINK
+// workflow, with the same idempotency rules as POST /link.
+func handleLinkDelete(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		patientID, err := uuid.Parse(mux.Vars(r)["patientID"])
+		if err != nil {
+			writeProblem(w, r, errNotFound)
+			return
+		}
+		key, p := idempotencyKey(r)
+		if p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+		workflowID, err := uuid.NewV7()
+		if err != nil {
+			serverError(d.Logger, w, r, err)
+			return
+		}
+		acknowledge(d, w, r, postgres.Intake{
+			CustomerID:     customerFrom(r.Context()).ID,
+			WorkflowID:     workflowID,
+			PatientID:      patientID,
+			RequestType:    link.RequestDelink,
+			IdempotencyKey: key,
+			RequestHash:    requestHash(r.Method, "/link/"+patientID.String(), nil),
+		})
+	})
+}
+
+// acknowledge stores an intake with its answer and its link.process job in
+// one transaction and answers (or replays) it.
+func acknowledge(d Deps, w http.ResponseWriter, r *http.Request, in postgres.Intake) {
+	accepted, _ := json.Marshal(linkAccepted{WorkflowID: in.WorkflowID, Status: link.StateReceived})
+	in.IdempotencyTTL = d.IdempotencyTTL
+	in.Response = postgres.Response{Status: http.StatusAccepted, Body: accepted}
+	args := jobs.LinkProcessArgs{WorkflowID: in.WorkflowID, CustomerID: in.CustomerID, RequestType: in.RequestType}
+	resp, replayed, err := d.Store.Acknowledge(r.Context(), in, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := d.River.InsertTx(ctx, tx, args, nil)
+		return err
+	})
+	writeAcknowledgement(d, w, r, resp, replayed, err)
 }
 
 // writeAcknowledgement answers an intake: the (possibly replayed) stored
@@ -130,6 +165,8 @@ type linkStatus struct {
 	Status      link.State       `json:"status"`
 	RequestType link.RequestType `json:"request-type"`
 	PatientID   uuid.UUID        `json:"patient-id"`
+	Outcome     *link.State      `json:"outcome"`
+	Reason      string           `json:"reason,omitempty"`
 	CreatedAt   time.Time        `json:"created_at"`
 	UpdatedAt   time.Time        `json:"updated_at"`
 }
@@ -152,10 +189,14 @@ func handleLinkStatus(d Deps) http.Handler {
 			serverError(d.Logger, w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, linkStatus{
+		st := linkStatus{
 			WorkflowID: wf.ID, Status: wf.Status, RequestType: wf.RequestType, PatientID: wf.PatientID,
-			CreatedAt: wf.CreatedAt.UTC(), UpdatedAt: wf.UpdatedAt.UTC(),
-		})
+			Reason: wf.Reason, CreatedAt: wf.CreatedAt.UTC(), UpdatedAt: wf.UpdatedAt.UTC(),
+		}
+		if wf.Outcome != "" {
+			st.Outcome = &wf.Outcome
+		}
+		writeJSON(w, http.StatusOK, st)
 	})
 }
 

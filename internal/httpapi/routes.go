@@ -15,6 +15,9 @@ func addRoutes(d Deps) http.Handler {
 	customer := requireCustomer(d.Logger, d.Tokens, d.Store)
 	r.Handle("/link", customer(handleLinkCreate(d))).Methods(http.MethodPost)
 	r.Handle("/link/status/{workflowID}", customer(handleLinkStatus(d))).Methods(http.MethodGet)
+	r.Handle("/link/{patientID}", customer(handleLinkDelete(d))).Methods(http.MethodDelete)
+	r.Handle("/patient/{patientID}", customer(handlePatientGet(d))).Methods(http.MethodGet)
+	r.Handle("/internal/search-results/{searchID}", handleSearchResults(d)).Methods(http.MethodPost)
 	r.Handle("/healthz", handleHealthz()).Methods(http.MethodGet)
 
 	return withRequestID(withRecover(d.Logger, withAccessLog(d.Logger, r)))

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/patientlink/patientlink/internal/auth"
+	"github.com/patientlink/patientlink/internal/jobs"
 	"github.com/patientlink/patientlink/internal/link"
 	"github.com/patientlink/patientlink/internal/postgres"
 	"github.com/patientlink/patientlink/internal/seal"
@@ -25,6 +26,8 @@ type Deps struct {
 	Tokens         *auth.Tokens
 	Keyring        *seal.Keyring
 	River          *river.Client[pgx.Tx] // inserts jobs; need not work them
+	Processor      *jobs.LinkProcessor   // records async search results
+	CallbackSecret []byte                // the index signs search callbacks with it
 	IdempotencyTTL time.Duration
 	MaxBodyBytes   int64
 	Now            func() time.Time

@@ -3,6 +3,9 @@
 package jobs
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -41,4 +44,27 @@ func (LinkProcessArgs) Kind() string { return "link.process" }
 // InsertOpts puts link jobs on their queue, unique per workflow.
 func (LinkProcessArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueLink, MaxAttempts: 25, UniqueOpts: uniquePerWorkflow}
+}
+
+// WebhookDeliverArgs asks a worker to tell the customer a workflow's
+// outcome. EventID is the Standard Webhooks message id: the same on every
+// retry, so receivers can de-duplicate.
+type WebhookDeliverArgs struct {
+	WorkflowID uuid.UUID `json:"workflow_id" river:"unique"`
+	EventID    string    `json:"event_id" river:"unique"`
+}
+
+// Kind is the job's name in river_job.
+func (WebhookDeliverArgs) Kind() string { return "webhook.deliver" }
+
+// InsertOpts puts deliveries on their own queue. Attempts are counted by
+// the retry schedule, not River's default.
+func (WebhookDeliverArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueWebhook, MaxAttempts: 100, UniqueOpts: uniquePerWorkflow}
+}
+
+// EventID names the notification of a workflow's outcome: one per workflow
+// attempt, so an operator's retry is a new event.
+func EventID(workflowID uuid.UUID, attempt int) string {
+	return fmt.Sprintf("msg_%s_%d", strings.ReplaceAll(workflowID.String(), "-", ""), attempt)
 }

@@ -45,17 +45,19 @@ var transitions = map[RequestType]map[State][]State{
 	RequestLink: {
 		StateInProgress: {StateReceived, StateInProgress, StateRequested},
 		StateRequested:  {StateInProgress, StateRequested},
-		StateLinked:     {StateInProgress, StateRequested},
-		StateNoResults:  {StateInProgress, StateRequested},
-		StateAmbiguous:  {StateInProgress, StateRequested},
-		StateConflict:   {StateInProgress, StateRequested},
-		StateCompleted:  {StateLinked, StateNoResults, StateAmbiguous, StateConflict},
-		StateFailed:     {StateReceived, StateInProgress, StateRequested, StateLinked, StateNoResults, StateAmbiguous, StateConflict},
-		StateReceived:   {StateFailed}, // an operator's retry
+		// FAILED → an outcome: an operator redelivers a notification that
+		// could not be delivered; the outcome itself was never lost.
+		StateLinked:    {StateInProgress, StateRequested, StateFailed},
+		StateNoResults: {StateInProgress, StateRequested, StateFailed},
+		StateAmbiguous: {StateInProgress, StateRequested, StateFailed},
+		StateConflict:  {StateInProgress, StateRequested, StateFailed},
+		StateCompleted: {StateLinked, StateNoResults, StateAmbiguous, StateConflict},
+		StateFailed:    {StateReceived, StateInProgress, StateRequested, StateLinked, StateNoResults, StateAmbiguous, StateConflict},
+		StateReceived:  {StateFailed}, // an operator's retry
 	},
 	RequestDelink: {
 		StateInProgress: {StateReceived, StateInProgress},
-		StateDeLinked:   {StateInProgress},
+		StateDeLinked:   {StateInProgress, StateFailed},
 		StateCompleted:  {StateDeLinked},
 		StateFailed:     {StateReceived, StateInProgress, StateDeLinked},
 		StateReceived:   {StateFailed},

@@ -20,7 +20,24 @@ type Workflow struct {
 	Attempt     int
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+
+	Notification Notification
 }
+
+// Notification is where telling the customer about a workflow stands.
+type Notification struct {
+	Status        string // "", NotifyPending, NotifyDelivered or NotifyFailed
+	Attempts      int
+	LastAttemptAt time.Time
+	LastError     string
+}
+
+// Notification statuses.
+const (
+	NotifyPending   = "pending"
+	NotifyDelivered = "delivered"
+	NotifyFailed    = "failed"
+)
 
 // Customer is a system that sends us patients.
 type Customer struct {
@@ -29,5 +46,17 @@ type Customer struct {
 	Active        bool
 	WebhookURL    string
 	WebhookSecret string
-	CreatedAt     time.Time
+	// PreviousSecret still signs deliveries until PreviousUntil: a rotation
+	// in progress.
+	PreviousSecret string
+	PreviousUntil  time.Time
+	CreatedAt      time.Time
+}
+
+// SigningSecrets are the secrets deliveries are signed with at now.
+func (c Customer) SigningSecrets(now time.Time) []string {
+	if c.PreviousSecret != "" && now.Before(c.PreviousUntil) {
+		return []string{c.WebhookSecret, c.PreviousSecret}
+	}
+	return []string{c.WebhookSecret}
 }

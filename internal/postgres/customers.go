@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -43,9 +44,23 @@ func (s *Store) CustomerSetActive(ctx context.Context, id uuid.UUID, active bool
 	return customerFromRow(row), nil
 }
 
+// CustomerRotateSecret makes secret the customer's signing secret; the old
+// one is sent alongside it until previousUntil.
+func (s *Store) CustomerRotateSecret(ctx context.Context, id uuid.UUID, secret string, previousUntil time.Time) (link.Customer, error) {
+	row, err := s.q.CustomerRotateSecret(ctx, s.pool, dbsqlc.CustomerRotateSecretParams{ID: id, WebhookSecret: secret, PreviousUntil: &previousUntil})
+	if err != nil {
+		return link.Customer{}, interpretError(err)
+	}
+	return customerFromRow(row), nil
+}
+
 func customerFromRow(r dbsqlc.Customer) link.Customer {
-	return link.Customer{
+	c := link.Customer{
 		ID: r.ID, Name: r.Name, Active: r.Status == "active",
 		WebhookURL: r.WebhookURL, WebhookSecret: r.WebhookSecret, CreatedAt: r.CreatedAt,
 	}
+	if r.WebhookSecretPrevious != nil && r.WebhookPreviousUntil != nil {
+		c.PreviousSecret, c.PreviousUntil = *r.WebhookSecretPrevious, *r.WebhookPreviousUntil
+	}
+	return c
 }

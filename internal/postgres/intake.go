@@ -69,7 +69,7 @@ func (s *Store) Acknowledge(ctx context.Context, in Intake, enqueue Enqueue) (re
 			return fmt.Errorf("error claiming idempotency key: %w", err)
 		}
 
-		_, err = s.q.WorkflowCreate(ctx, tx, dbsqlc.WorkflowCreateParams{
+		created, err := s.q.WorkflowCreate(ctx, tx, dbsqlc.WorkflowCreateParams{
 			ID:          in.WorkflowID,
 			CustomerID:  in.CustomerID,
 			PatientID:   in.PatientID,
@@ -83,6 +83,12 @@ func (s *Store) Acknowledge(ctx context.Context, in Intake, enqueue Enqueue) (re
 		}
 		if err != nil {
 			return fmt.Errorf("error inserting workflow: %w", err)
+		}
+		if created.Created == 0 {
+			if in.RequestType == link.RequestDelink {
+				return fmt.Errorf("patient is not linked: %w", link.ErrNotFound)
+			}
+			return &link.ConflictError{WorkflowID: created.LinkedWorkflowID, Detail: "this patient is already linked"}
 		}
 		if err := enqueue(ctx, tx); err != nil {
 			return fmt.Errorf("error enqueueing job: %w", err)

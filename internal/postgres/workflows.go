@@ -34,5 +34,15 @@ func workflowFromRow(r dbsqlc.Workflow) link.Workflow {
 	if r.WebhookURL != nil {
 		w.WebhookURL = *r.WebhookURL
 	}
+	w.Notification.Attempts = int(r.NotifyAttempts)
+	if r.NotifyStatus != nil {
+		w.Notification.Status = *r.NotifyStatus
+	}
+	if r.NotifyLastAt != nil {
+		w.Notification.LastAttemptAt = *r.NotifyLastAt
+	}
+	if r.NotifyLastError != nil {
+		w.Notification.LastError = *r.NotifyLastError
+	}
 	return w
 }

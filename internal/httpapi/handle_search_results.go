@@ -1,0 +1,66 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/patientlink/patientlink/internal/index"
+	"github.com/patientlink/patientlink/internal/link"
+)
+
+var errSearchUnknown = &Problem{
+	Type: problemTypeBase + "search-unknown", Title: "Unknown search", Status: http.StatusServiceUnavailable,
+	Detail: "no workflow awaits this search id (yet); retry later", RetryAfter: 1,
+}
+
+var errBadSignature = problem(http.StatusUnauthorized, "bad-signature", "Bad signature", "the callback must carry a valid, fresh Index-Signature")
+
+// handleSearchResults is POST /internal/search-results/{searchID}: the
+// index's answer to an async search, signed with the shared secret. The
+// result is applied once; repeats answer 200 and change nothing.
+func handleSearchResults(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, p := readBody(w, r, 1<<20)
+		if p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+		if err := index.VerifyCallback(d.CallbackSecret, r.Header.Get(index.SignatureHeader), body, d.Now()); err != nil {
+			writeProblem(w, r, errBadSignature)
+			return
+		}
+		var cb index.CallbackBody
+		if err := json.Unmarshal(body, &cb); err != nil {
+			writeProblem(w, r, errMalformed)
+			return
+		}
+		searchID := mux.Vars(r)["searchID"]
+		if cb.SearchID != "" && cb.SearchID != searchID {
+			writeProblem(w, r, problem(http.StatusUnprocessableEntity, "validation", "Invalid request", "search-id in the body does not match the path"))
+			return
+		}
+		wf, err := d.Store.WorkflowBySearchID(r.Context(), searchID)
+		if errors.Is(err, link.ErrNotFound) {
+			// A fast index can call back before the transaction recording
+			// the search id commits: ask it to try again shortly.
+			writeProblem(w, r, errSearchUnknown)
+			return
+		}
+		if err != nil {
+			serverError(d.Logger, w, r, err)
+			return
+		}
+		matches := make([]link.Match, len(cb.Results))
+		for i, res := range cb.Results {
+			matches[i] = link.Match{ID: res.ID, Score: res.Score}
+		}
+		if err := d.Processor.RecordResults(r.Context(), d.River, wf, matches, wf.Attempt, nil); err != nil {
+			serverError(d.Logger, w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "accepted"})
+	})
+}

@@ -1,0 +1,51 @@
+package indexsim
+
+// Name lists for the synthetic population. A few carry accents, apostrophes
+// and hyphens so that name normalization is exercised by ordinary searches.
+var firstNames = []string{
+	"Aaron", "Abigail", "Adam", "Adrian", "Agnès", "Aisha", "Alan", "Albert", "Alejandro", "Alex",
+	"Alice", "Alicia", "Amanda", "Amber", "Amelia", "Amy", "Ana", "André", "Andrea", "Andrew",
+	"Angela", "Anna", "Anne", "Anthony", "Antonio", "Arthur", "Ashley", "Audrey", "Ava", "Barbara",
+	"Beatriz", "Benjamin", "Beth", "Betty", "Björn", "Bradley", "Brandon", "Brenda", "Brian", "Bruno",
+	"Caleb", "Camila", "Carl", "Carlos", "Carmen", "Carol", "Caroline", "Catherine", "Charles", "Charlotte",
+	"Chloé", "Christian", "Christina", "Christopher", "Claire", "Cynthia", "Daniel", "Danielle", "David", "Deborah",
+	"Denise", "Diana", "Diego", "Donald", "Donna", "Dorothy", "Dylan", "Edward", "Elena", "Élise",
+	"Elizabeth", "Ella", "Emily", "Emma", "Éric", "Eric", "Ethan", "Eugene", "Evelyn", "Fatima",
+	"Felix", "Fernando", "Frances", "Francisco", "François", "Frank", "Gabriel", "Gary", "George", "Gloria",
+	"Grace", "Gregory", "Hannah", "Harold", "Harper", "Heather", "Hélène", "Henry", "Hiroshi", "Hugo",
+	"Ian", "Inés", "Isaac", "Isabella", "Ivan", "Jack", "Jacob", "Jacqueline", "James", "Jamal",
+	"Jane", "Janet", "Jason", "Jean-Luc", "Jeffrey", "Jennifer", "Jeremy", "Jessica", "Joan", "John",
+	"Jonathan", "Jordan", "Jorge", "José", "Joseph", "Joshua", "Joyce", "Juan", "Judith", "Julia",
+	"Julie", "Jürgen", "Justin", "Karen", "Katherine", "Kathleen", "Kenji", "Kenneth", "Kevin", "Kimberly",
+	"Kyle", "Laura", "Lauren", "Lawrence", "Leila", "Liam", "Linda", "Lisa", "Logan", "Lucas",
+	"Lucía", "Luis", "Łukasz", "Madison", "Maël", "Margaret", "María", "Marie", "Marilyn", "Mark",
+	"Martha", "Mary", "Mary-Kate", "Mason", "Matthew", "Megan", "Mei", "Melissa", "Michael", "Michelle",
+	"Miguel", "Mohammed", "Nancy", "Natalie", "Nathan", "Nicholas", "Nicole", "Noah", "Noémie", "Oliver",
+	"Olivia", "Omar", "Pamela", "Patricia", "Patrick", "Paul", "Pedro", "Peter", "Priya", "Rachel",
+	"Rafael", "Ramón", "Raymond", "Rebecca", "Renée", "Richard", "Robert", "Roger", "Ronald", "Rose",
+	"Ruth", "Ryan", "Samantha", "Samuel", "Sandra", "Sara", "Sarah", "Scott", "Sean", "Sergei",
+	"Sharon", "Sofia", "Søren", "Sophia", "Stephanie", "Stephen", "Steven", "Susan", "Tanya", "Teresa",
+	"Thomas", "Timothy", "Tyler", "Valentina", "Victoria", "Vincent", "Walter", "Wei", "William", "Yuki",
+	"Zachary", "Zoë",
+}
+
+var lastNames = []string{
+	"Abbott", "Adams", "Ahmed", "Allen", "Alvarez", "Andersen", "Anderson", "Bailey", "Baker", "Barnes",
+	"Becker", "Bell", "Bennett", "Bergström", "Brooks", "Brown", "Bryant", "Butler", "Campbell", "Carter",
+	"Castillo", "Chen", "Clark", "Cohen", "Coleman", "Collins", "Cook", "Cooper", "Cruz", "D'Angelo",
+	"Davies", "Davis", "Díaz", "Dubois", "Edwards", "Evans", "Fernández", "Fischer", "Fisher", "Flores",
+	"Foster", "François", "Fuchs", "García", "Gómez", "González", "Graham", "Gray", "Green", "Griffin",
+	"Gutiérrez", "Hall", "Hansen", "Harris", "Hayes", "Henderson", "Hernández", "Hill", "Hoffmann", "Howard",
+	"Hughes", "Ivanov", "Jackson", "James", "Jenkins", "Jensen", "Jiménez", "Johnson", "Jones", "Kaur",
+	"Kelly", "Kim", "King", "Kowalski", "Kumar", "Lambert", "Lee", "Lefèvre", "Lewis", "Li",
+	"Liu", "Long", "López", "Martin", "Martínez", "McCarthy", "Mendoza", "Meyer", "Miller", "Mitchell",
+	"Moore", "Morales", "Moreau", "Morgan", "Morris", "Müller", "Muñoz", "Murphy", "Murray", "Nakamura",
+	"Nelson", "Nguyen", "Novak", "Nowak", "O'Brien", "O'Connor", "Ødegaard", "Okafor", "Olsen", "Ortiz",
+	"Parker", "Patel", "Perez", "Pérez", "Perry", "Peterson", "Phillips", "Powell", "Price", "Ramírez",
+	"Reed", "Reyes", "Richardson", "Rivera", "Roberts", "Robinson", "Rodríguez", "Rogers", "Romero", "Ross",
+	"Rossi", "Russell", "Ruiz", "Sánchez", "Sanders", "Sato", "Schmidt", "Schneider", "Schulz", "Scott",
+	"Shah", "Silva", "Simmons", "Singh", "Smith", "Smith-Jones", "Sokolov", "Sørensen", "Stewart", "Sullivan",
+	"Suzuki", "Tanaka", "Taylor", "Thomas", "Thompson", "Torres", "Turner", "Valdés", "Walker", "Wang",
+	"Ward", "Washington", "Watson", "Weber", "White", "Williams", "Wilson", "Wood", "Wright", "Wu",
+	"Yamamoto", "Yang", "Young", "Zhang", "Zhao", "Zimmermann", "Åberg", "Çelik", "Öztürk", "Šimek",
+}

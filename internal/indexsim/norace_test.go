@@ -1,0 +1,5 @@
+//go:build !race
+
+package indexsim
+
+const raceEnabled = false

@@ -1,0 +1,229 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/postgres"
+	"github.com/patientlink/patientlink/internal/webhook"
+)
+
+// ReasonWebhookUndeliverable marks a workflow whose notification could not
+// be delivered: the outcome (and any mapping) stays.
+const ReasonWebhookUndeliverable = "webhook_undeliverable"
+
+// Sender delivers one signed webhook.
+type Sender interface {
+	Send(ctx context.Context, d webhook.Delivery) webhook.Result
+}
+
+// WebhookDeliverWorker tells customers outcomes. Each attempt is logged; a
+// 2xx completes the workflow in the transaction that completes the job.
+type WebhookDeliverWorker struct {
+	river.WorkerDefaults[WebhookDeliverArgs]
+	Store    *postgres.Store
+	Sender   Sender
+	Schedule []time.Duration // delay before each attempt; its length bounds the attempts
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Event is the webhook body. It names ids and states only: never
+// demographics.
+type Event struct {
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      EventData `json:"data"`
+}
+
+// EventData describes the workflow the event is about.
+type EventData struct {
+	WorkflowID  uuid.UUID        `json:"workflow-id"`
+	PatientID   uuid.UUID        `json:"patient-id"`
+	RequestType link.RequestType `json:"request-type"`
+	Outcome     *link.State      `json:"outcome"`
+	Status      link.State       `json:"status"`
+}
+
+// Timeout leaves room for the HTTP timeout and the bookkeeping around it.
+func (w *WebhookDeliverWorker) Timeout(*river.Job[WebhookDeliverArgs]) time.Duration {
+	return 2 * time.Minute
+}
+
+// Work makes one delivery attempt and schedules the next by snoozing, so
+// the Standard Webhooks schedule (and Retry-After) decide the spacing.
+func (w *WebhookDeliverWorker) Work(ctx context.Context, job *river.Job[WebhookDeliverArgs]) error {
+	log := w.Logger.With("workflow_id", job.Args.WorkflowID, "job_id", job.ID, "event_id", job.Args.EventID)
+	wf, err := w.Store.Workflow(ctx, job.Args.WorkflowID)
+	if errors.Is(err, link.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if wf.Notification.Status == link.NotifyDelivered || !(wf.Status.IsOutcome() || wf.Status == link.StateFailed) {
+		return nil // delivered already, or nothing to tell yet
+	}
+	customer, err := w.Store.Customer(ctx, wf.CustomerID)
+	if err != nil {
+		return err
+	}
+	target := wf.WebhookURL
+	if target == "" {
+		target = customer.WebhookURL
+	}
+	body, err := json.Marshal(eventFor(wf, job.CreatedAt))
+	if err != nil {
+		return err
+	}
+	now := w.now()
+	res := w.Sender.Send(ctx, webhook.Delivery{URL: target, MsgID: job.Args.EventID, Body: body, Secrets: customer.SigningSecrets(now)})
+	attempt := wf.Notification.Attempts + 1
+	log = log.With("attempt", attempt, "status_code", res.StatusCode)
+
+	a := postgres.DeliveryAttempt{
+		EventID: job.Args.EventID, Attempt: attempt, TargetHost: hostOf(target), StatusCode: res.StatusCode,
+		LatencyMS: int(res.Latency.Milliseconds()), Delivered: res.Delivered(), NotifyStatus: link.NotifyPending,
+	}
+	if res.Err != nil {
+		a.Error = res.Err.Error()
+	} else if !res.Delivered() {
+		a.Error = fmt.Sprintf("HTTP %d", res.StatusCode)
+	}
+	var delay time.Duration
+	more := false
+	switch {
+	case res.Delivered():
+		a.NotifyStatus = link.NotifyDelivered
+	case res.Retryable():
+		delay, more = webhook.Backoff(w.Schedule, attempt+1, res.RetryAfter, rand.Float64)
+		if !more {
+			a.NotifyStatus = link.NotifyFailed
+		}
+	default: // 410 Gone, a refused address, an invalid URL: retrying cannot help
+		a.NotifyStatus = link.NotifyFailed
+	}
+
+	err = w.Store.WithTx(ctx, func(tx pgx.Tx) error {
+		if err := w.Store.RecordDelivery(ctx, tx, wf, a); err != nil {
+			return err
+		}
+		switch a.NotifyStatus {
+		case link.NotifyPending:
+			return nil // the job snoozes below
+		case link.NotifyDelivered:
+			if wf.Status.IsOutcome() {
+				if _, err := w.Store.Transition(ctx, tx, wf, postgres.Transition{To: link.StateCompleted, Attempt: attempt}); err != nil {
+					return ignoreRace(err)
+				}
+			}
+		case link.NotifyFailed:
+			if wf.Status.IsOutcome() {
+				if _, err := w.Store.Transition(ctx, tx, wf, postgres.Transition{To: link.StateFailed, Reason: ReasonWebhookUndeliverable, Attempt: attempt}); err != nil {
+					return ignoreRace(err)
+				}
+			}
+		}
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	switch a.NotifyStatus {
+	case link.NotifyDelivered:
+		log.Info("webhook delivered", "latency", res.Latency)
+		return nil
+	case link.NotifyFailed:
+		log.Warn("webhook undeliverable; giving up", "error", a.Error)
+		return nil
+	}
+	log.Info("webhook attempt failed; will retry", "error", a.Error, "retry_in", delay)
+	return river.JobSnooze(delay)
+}
+
+func (w *WebhookDeliverWorker) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+// eventFor describes wf to its customer. at is when the outcome was
+// recorded (the job's creation, in the same transaction), so the body is
+// the same on every retry.
+func eventFor(wf link.Workflow, at time.Time) Event {
+	typ := "link.completed"
+	if wf.RequestType == link.RequestDelink {
+		typ = "delink.completed"
+	}
+	status := wf.Status
+	if wf.Status.IsOutcome() {
+		status = link.StateCompleted // what delivery makes it
+	}
+	e := Event{Type: typ, Timestamp: at.UTC(), Data: EventData{
+		WorkflowID: wf.ID, PatientID: wf.PatientID, RequestType: wf.RequestType, Status: status,
+	}}
+	if wf.Outcome != "" {
+		o := wf.Outcome
+		e.Data.Outcome = &o
+	}
+	return e
+}
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "invalid"
+	}
+	return u.Host
+}
+
+// Redeliver puts a workflow's notification back to work: a FAILED workflow
+// whose webhook was undeliverable returns to its outcome, or a delivered
+// one is sent again. The job is unique per workflow and event, so asking
+// twice queues one delivery.
+func Redeliver(ctx context.Context, store *postgres.Store, client *river.Client[pgx.Tx], id uuid.UUID) (link.Workflow, error) {
+	var out link.Workflow
+	err := store.WithTx(ctx, func(tx pgx.Tx) error {
+		if _, err := store.LockWorkflow(ctx, tx, id); err != nil {
+			return err
+		}
+		wf, err := store.Workflow(ctx, id)
+		if err != nil {
+			return err
+		}
+		if wf.Outcome == "" || (wf.Status == link.StateFailed && wf.Reason != ReasonWebhookUndeliverable) {
+			return fmt.Errorf("workflow %s has no outcome to redeliver (status %s): %w", id, wf.Status, ErrNothingToRedeliver)
+		}
+		if wf.Status == link.StateFailed {
+			if wf, err = store.Transition(ctx, tx, wf, postgres.Transition{To: wf.Outcome, Reason: "operator_redeliver", Attempt: wf.Attempt}); err != nil {
+				return err
+			}
+		}
+		if err := store.ResetNotification(ctx, tx, wf); err != nil {
+			return err
+		}
+		if _, err := client.InsertTx(ctx, tx, WebhookDeliverArgs{WorkflowID: wf.ID, EventID: EventID(wf.ID, wf.Attempt)}, nil); err != nil {
+			return err
+		}
+		out = wf
+		return nil
+	})
+	return out, err
+}
+
+// ErrNothingToRedeliver says a workflow has no outcome to tell.
+var ErrNothingToRedeliver = errors.New("nothing to redeliver")

@@ -1,0 +1,9 @@
+DROP TABLE webhook_deliveries;
+ALTER TABLE workflows
+    DROP COLUMN notify_status,
+    DROP COLUMN notify_attempts,
+    DROP COLUMN notify_last_at,
+    DROP COLUMN notify_last_error;
+ALTER TABLE customers
+    DROP COLUMN webhook_secret_previous,
+    DROP COLUMN webhook_previous_until;

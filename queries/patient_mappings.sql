@@ -1,0 +1,37 @@
+-- name: MappingLink :one
+-- Links a patient, with its history event. No row back: a LINKED mapping
+-- already holds the patient or the internal patient (or this workflow
+-- linked before): the caller records CONFLICT or nothing.
+WITH m AS (
+    INSERT INTO patient_mappings (customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id)
+    VALUES (@customer_id, @customer_patient_id, @internal_patient_id, 'LINKED', @score, @workflow_id)
+    ON CONFLICT DO NOTHING
+    RETURNING *
+), e AS (
+    INSERT INTO mapping_events (mapping_id, customer_id, customer_patient_id, internal_patient_id, status, workflow_id, request_type)
+    SELECT m.id, m.customer_id, m.customer_patient_id, m.internal_patient_id, m.status, m.workflow_id, 'LINK' FROM m
+)
+SELECT * FROM m;
+
+-- name: MappingDelink :one
+-- De-links the patient's LINKED mapping, with its history event.
+WITH m AS (
+    UPDATE patient_mappings AS pm
+    SET status = 'DE-LINKED', delinked_at = now(), delink_workflow_id = @workflow_id
+    WHERE pm.customer_id = @customer_id AND pm.customer_patient_id = @customer_patient_id AND pm.status = 'LINKED'
+    RETURNING pm.*
+), e AS (
+    INSERT INTO mapping_events (mapping_id, customer_id, customer_patient_id, internal_patient_id, status, workflow_id, request_type)
+    SELECT m.id, m.customer_id, m.customer_patient_id, m.internal_patient_id, m.status, @workflow_id, 'DELINK' FROM m
+)
+SELECT * FROM m;
+
+-- name: MappingGetLatest :one
+-- The patient's current mapping: the LINKED one, else the latest.
+SELECT * FROM patient_mappings
+WHERE customer_id = @customer_id AND customer_patient_id = @customer_patient_id
+ORDER BY (status = 'LINKED') DESC, id DESC
+LIMIT 1;
+
+-- name: MappingGetByWorkflow :one
+SELECT * FROM patient_mappings WHERE workflow_id = @workflow_id;
