@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,7 +19,7 @@ import (
 	"github.com/patientlink/patientlink/internal/webhooksig"
 )
 
-const customerUsage = "usage: patientlink customer create --name NAME --webhook-url URL [--json] | token ID | disable ID | enable ID"
+const customerUsage = "usage: patientlink customer create --name NAME --webhook-url URL [--json] | token ID | rotate-secret ID [--overlap 72h] | disable ID | enable ID"
 
 func runCustomer(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) == 0 {
@@ -53,6 +54,8 @@ func runCustomer(ctx context.Context, args []string, getenv func(string) string,
 		}
 		fmt.Fprintln(stdout, token)
 		return nil
+	case "rotate-secret":
+		return customerRotateSecret(ctx, args[1:], store, stdout)
 	case "disable", "enable":
 		id, err := customerArg(args)
 		if err != nil {
@@ -77,6 +80,34 @@ func customerArg(args []string) (uuid.UUID, error) {
 		return uuid.Nil, fmt.Errorf("customer id must be a UUID")
 	}
 	return id, nil
+}
+
+// customerRotateSecret gives a customer a new webhook secret. Deliveries
+// carry signatures by both secrets until the overlap ends, so the customer
+// can switch its receiver without missing one.
+func customerRotateSecret(ctx context.Context, args []string, store *postgres.Store, stdout io.Writer) error {
+	fs := flag.NewFlagSet("customer rotate-secret", flag.ContinueOnError)
+	overlap := fs.Duration("overlap", 72*time.Hour, "how long the old secret also signs")
+	if len(args) == 0 {
+		return fmt.Errorf(customerUsage)
+	}
+	id, err := uuid.Parse(args[0])
+	if err != nil {
+		return fmt.Errorf("customer id must be a UUID")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	secret, err := webhooksig.NewSecret()
+	if err != nil {
+		return err
+	}
+	c, err := store.CustomerRotateSecret(ctx, id, secret, time.Now().Add(*overlap))
+	if err != nil {
+		return fmt.Errorf("customer %s: %w", id, err)
+	}
+	fmt.Fprintf(stdout, "new webhook secret: %s\nthe previous secret also signs until %s\n", secret, c.PreviousUntil.UTC().Format(time.RFC3339))
+	return nil
 }
 
 type createdCustomer struct {

@@ -6,18 +6,22 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/patientlink/patientlink/internal/config"
+	"github.com/patientlink/patientlink/internal/indexsim"
 	"github.com/patientlink/patientlink/internal/link"
 	"github.com/patientlink/patientlink/internal/postgres"
 	"github.com/patientlink/patientlink/internal/schema"
+	"github.com/patientlink/patientlink/internal/webhooksink"
 )
 
 // devDir holds everything development generates: the cluster, secrets and
@@ -29,8 +33,17 @@ const devDir = ".data"
 var devSecrets = []string{"PATIENTLINK_TOKEN_SECRET", "PATIENTLINK_DATA_KEY", "PATIENTLINK_INDEX_CALLBACK_SECRET"}
 
 // runDev is `make run`: the private Postgres (unless DATABASE_URL is set),
-// migrations, development secrets, a demo customer, then serve.
+// migrations, development secrets, a demo customer, the index simulator and
+// a webhook sink, then serve --role all.
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	indexAsync := fs.Bool("index-async", false, "the simulator answers searches asynchronously, by callback")
+	indexErrors := fs.Float64("index-error-rate", 0, "share of searches the simulator fails")
+	sinkFailFirst := fs.Int("sink-fail-first", 0, "the sink fails the first N attempts of each webhook")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	env, err := devEnv(ctx, getenv, stderr)
 	if err != nil {
 		return err
@@ -49,8 +62,36 @@ patientlink development setup
   demo customer: %s
   token:         %s/demo-token   (export TOKEN=$(cat %s/demo-token))
 
-`, env("DATABASE_URL"), env("PATIENTLINK_ADDR"), demo.ID, devDir, devDir)
-	return runServe(ctx, args, env, stderr)
+  index sim:     %s (patients it knows: go run ./cmd/patientlink index-sim --list 5)
+  webhook sink:  %s (verified deliveries print below)
+
+`, env("DATABASE_URL"), env("PATIENTLINK_ADDR"), demo.ID, devDir, devDir, env("PATIENTLINK_INDEX_URL"), demoWebhookURL)
+
+	simArgs := []string{"--addr", strings.TrimPrefix(env("PATIENTLINK_INDEX_URL"), "http://"),
+		"--callback-url", "http://" + env("PATIENTLINK_ADDR"), "--callback-secret", env("PATIENTLINK_INDEX_CALLBACK_SECRET"),
+		"--error-rate", fmt.Sprint(*indexErrors)}
+	if *indexAsync {
+		simArgs = append(simArgs, "--async")
+	}
+	sinkArgs := []string{"--addr", "127.0.0.1:8091", "--secret", demo.WebhookSecret, "--fail-first", fmt.Sprint(*sinkFailFirst)}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for name, start := range map[string]func() error{
+		"index-sim":    func() error { return indexsim.Main(ctx, simArgs, stdout, stderr) },
+		"webhook-sink": func() error { return webhooksink.Main(ctx, sinkArgs, stdout, stderr) },
+	} {
+		wg.Go(func() {
+			if err := start(); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(stderr, "%s stopped: %v\n", name, err)
+				cancel()
+			}
+		})
+	}
+	err = runServe(ctx, []string{"--role", "all"}, env, stderr)
+	cancel()
+	wg.Wait()
+	return err
 }
 
 // devEnv overlays getenv with the development defaults: the database URL,

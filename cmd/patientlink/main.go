@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/patientlink/patientlink/internal/indexsim"
 	"github.com/patientlink/patientlink/internal/webhooksink"
 )
 
@@ -31,10 +32,15 @@ commands:
                          apply, revert (all, or N steps) or show the schema version
   customer create --name NAME --webhook-url URL [--json]
   customer token ID      issue a new token for a customer
+  customer rotate-secret ID [--overlap 72h]
+                         a new webhook secret; the old one also signs during the overlap
   customer disable|enable ID
+  webhooks redeliver WORKFLOW-ID
+                         send a workflow's notification again
   dev                    development: private Postgres, migrations, secrets,
                          a demo customer, then serve (what 'make run' runs)
   dev-db start|stop|url  the private development PostgreSQL cluster
+  index-sim              the internal patient index simulator (--list N prints patients)
   webhook-sink           a development webhook receiver that verifies signatures
 `
 
@@ -56,6 +62,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDev(ctx, rest, getenv, stdout, stderr)
 	case "dev-db":
 		return runDevDB(ctx, rest, stdout, stderr)
+	case "webhooks":
+		return runWebhooks(ctx, rest, getenv, stdout)
+	case "index-sim":
+		return indexsim.Main(ctx, rest, stdout, stderr)
 	case "webhook-sink":
 		return webhooksink.Main(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":

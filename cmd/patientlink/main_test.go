@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patientlink/patientlink/internal/pgtest"
@@ -95,4 +96,12 @@ func TestServeRefusesWithoutSecrets(t *testing.T) {
 	}, &bytes.Buffer{}, &errOut)
 	require.ErrorContains(t, err, "PATIENTLINK_TOKEN_SECRET is required")
 	require.ErrorContains(t, err, "PATIENTLINK_DATA_KEY is required")
+}
+
+func queryRow(t *testing.T, dbURL, sql string, args ...any) pgx.Row {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn.QueryRow(context.Background(), sql, args...)
 }

@@ -102,8 +102,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			River:          riverClient,
 			Processor:      processor,
 			CallbackSecret: cfg.IndexCallbackSecret,
-			IdempotencyTTL: cfg.IdempotencyTTL,
-			MaxBodyBytes:   cfg.MaxBodyBytes,
+			AdminToken:     cfg.AdminToken,
+
+			AllowInsecureWebhooks: cfg.AllowInsecureWebhooks,
+			IdempotencyTTL:        cfg.IdempotencyTTL,
+			MaxBodyBytes:          cfg.MaxBodyBytes,
 		})
 		serveErr = serveHTTP(ctx, logger, cfg.Addr, handler)
 	} else {

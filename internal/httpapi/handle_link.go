@@ -19,6 +19,7 @@ import (
 	"github.com/patientlink/patientlink/internal/jobs"
 	"github.com/patientlink/patientlink/internal/link"
 	"github.com/patientlink/patientlink/internal/postgres"
+	"github.com/patientlink/patientlink/internal/webhook"
 )
 
 type linkAccepted struct {
@@ -55,9 +56,17 @@ func handleLinkCreate(d Deps) http.Handler {
 			writeProblem(w, r, validationProblem(verr.Fields))
 			return
 		}
-		if req.Webhook != "" && !sameOrigin(req.Webhook, customer.WebhookURL) {
-			writeProblem(w, r, validationProblem([]link.FieldError{{Pointer: "/webhook", Detail: "must have the same origin (scheme, host, port) as the registered webhook URL"}}))
-			return
+		if req.Webhook != "" {
+			detail := ""
+			if err := webhook.ValidateURL(req.Webhook, d.AllowInsecureWebhooks); err != nil {
+				detail = "must be an https URL without credentials or fragment"
+			} else if !sameOrigin(req.Webhook, customer.WebhookURL) {
+				detail = "must have the same origin (scheme, host, port) as the registered webhook URL"
+			}
+			if detail != "" {
+				writeProblem(w, r, validationProblem([]link.FieldError{{Pointer: "/webhook", Detail: detail}}))
+				return
+			}
 		}
 
 		workflowID, err := uuid.NewV7()
@@ -143,7 +152,7 @@ func writeAcknowledgement(d Deps, w http.ResponseWriter, r *http.Request, resp p
 		writeProblem(w, r, errKeyMismatch)
 		return
 	case errors.Is(err, link.ErrNotFound):
-		writeProblem(w, r, errNotFound)
+		writeProblem(w, r, problem(http.StatusNotFound, "not-linked", "Not linked", "this patient has no LINKED mapping to de-link"))
 		return
 	case err != nil:
 		serverError(d.Logger, w, r, err)
@@ -161,14 +170,37 @@ func writeAcknowledgement(d Deps, w http.ResponseWriter, r *http.Request, resp p
 }
 
 type linkStatus struct {
-	WorkflowID  uuid.UUID        `json:"workflow-id"`
-	Status      link.State       `json:"status"`
-	RequestType link.RequestType `json:"request-type"`
-	PatientID   uuid.UUID        `json:"patient-id"`
-	Outcome     *link.State      `json:"outcome"`
-	Reason      string           `json:"reason,omitempty"`
-	CreatedAt   time.Time        `json:"created_at"`
-	UpdatedAt   time.Time        `json:"updated_at"`
+	WorkflowID   uuid.UUID         `json:"workflow-id"`
+	Status       link.State        `json:"status"`
+	RequestType  link.RequestType  `json:"request-type"`
+	PatientID    uuid.UUID         `json:"patient-id"`
+	Outcome      *link.State       `json:"outcome"`
+	Reason       string            `json:"reason,omitempty"`
+	Notification *notificationView `json:"notification,omitempty"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+}
+
+type notificationView struct {
+	Status        string     `json:"status"`
+	Attempts      int        `json:"attempts"`
+	LastAttemptAt *time.Time `json:"last_attempt_at"`
+	LastError     *string    `json:"last_error"`
+}
+
+func notificationOf(n link.Notification) *notificationView {
+	if n.Status == "" {
+		return nil
+	}
+	v := &notificationView{Status: n.Status, Attempts: n.Attempts}
+	if !n.LastAttemptAt.IsZero() {
+		at := n.LastAttemptAt.UTC()
+		v.LastAttemptAt = &at
+	}
+	if n.LastError != "" {
+		v.LastError = &n.LastError
+	}
+	return v
 }
 
 // handleLinkStatus is GET /link/status/{workflowID}. Another customer's
@@ -191,7 +223,8 @@ func handleLinkStatus(d Deps) http.Handler {
 		}
 		st := linkStatus{
 			WorkflowID: wf.ID, Status: wf.Status, RequestType: wf.RequestType, PatientID: wf.PatientID,
-			Reason: wf.Reason, CreatedAt: wf.CreatedAt.UTC(), UpdatedAt: wf.UpdatedAt.UTC(),
+			Reason: wf.Reason, Notification: notificationOf(wf.Notification),
+			CreatedAt: wf.CreatedAt.UTC(), UpdatedAt: wf.UpdatedAt.UTC(),
 		}
 		if wf.Outcome != "" {
 			st.Outcome = &wf.Outcome

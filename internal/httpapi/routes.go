@@ -18,6 +18,7 @@ func addRoutes(d Deps) http.Handler {
 	r.Handle("/link/{patientID}", customer(handleLinkDelete(d))).Methods(http.MethodDelete)
 	r.Handle("/patient/{patientID}", customer(handlePatientGet(d))).Methods(http.MethodGet)
 	r.Handle("/internal/search-results/{searchID}", handleSearchResults(d)).Methods(http.MethodPost)
+	r.Handle("/admin/workflows/{workflowID}/redeliver", requireAdmin(d.AdminToken, handleAdminRedeliver(d))).Methods(http.MethodPost)
 	r.Handle("/healthz", handleHealthz()).Methods(http.MethodGet)
 
 	return withRequestID(withRecover(d.Logger, withAccessLog(d.Logger, r)))

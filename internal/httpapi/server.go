@@ -28,9 +28,12 @@ type Deps struct {
 	River          *river.Client[pgx.Tx] // inserts jobs; need not work them
 	Processor      *jobs.LinkProcessor   // records async search results
 	CallbackSecret []byte                // the index signs search callbacks with it
-	IdempotencyTTL time.Duration
-	MaxBodyBytes   int64
-	Now            func() time.Time
+	AdminToken     string                // operator endpoints; empty disables them
+
+	AllowInsecureWebhooks bool
+	IdempotencyTTL        time.Duration
+	MaxBodyBytes          int64
+	Now                   func() time.Time
 }
 
 // NewServer builds the API handler.

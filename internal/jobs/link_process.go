@@ -237,7 +237,7 @@ func (p *LinkProcessor) recordOutcome(ctx context.Context, client *river.Client[
 	if _, err := client.InsertTx(ctx, tx, WebhookDeliverArgs{WorkflowID: wf.ID, EventID: EventID(wf.ID, wf.Attempt)}, nil); err != nil {
 		return fmt.Errorf("error enqueueing notification: %w", err)
 	}
-	if err := finish(ctx, tx); err != nil {
+	if err := finishOnly(ctx, tx, finish); err != nil {
 		return err
 	}
 	p.Logger.Info("workflow outcome recorded", "workflow_id", wf.ID, "outcome", outcome, "attempt", attempt)
@@ -265,6 +265,8 @@ func (p *LinkProcessor) fail(ctx context.Context, wf link.Workflow, job *river.J
 	})
 }
 
+// finishOnly runs finish, which is nil when no job is being worked (an
+// async search callback).
 func finishOnly(ctx context.Context, tx pgx.Tx, finish Finish) error {
 	if finish == nil {
 		return nil
