@@ -35,6 +35,9 @@ commands:
   customer rotate-secret ID [--overlap 72h]
                          a new webhook secret; the old one also signs during the overlap
   customer disable|enable ID
+  reconcile --now        one reconciliation pass by hand
+  workflow stop ID --reason TEXT | retry ID
+                         fail a pending workflow (cancelling its jobs), or retry a failed one
   webhooks redeliver WORKFLOW-ID
                          send a workflow's notification again
   dev                    development: private Postgres, migrations, secrets,
@@ -62,6 +65,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDev(ctx, rest, getenv, stdout, stderr)
 	case "dev-db":
 		return runDevDB(ctx, rest, stdout, stderr)
+	case "reconcile":
+		return runReconcile(ctx, rest, getenv, stdout, stderr)
+	case "workflow":
+		return runWorkflow(ctx, rest, getenv, stdout)
 	case "webhooks":
 		return runWebhooks(ctx, rest, getenv, stdout)
 	case "index-sim":

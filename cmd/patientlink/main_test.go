@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -40,6 +41,7 @@ func TestRunEndToEnd(t *testing.T) {
 		"PATIENTLINK_DATA_KEY":                testKey,
 		"PATIENTLINK_ALLOW_INSECURE_WEBHOOKS": "true",
 		"PATIENTLINK_INDEX_CALLBACK_SECRET":   "callback-secret-for-tests",
+		"PATIENTLINK_INDEX_URL":               "http://127.0.0.1:1",
 	}
 	getenv := func(k string) string { return env[k] }
 	var out, errOut bytes.Buffer
@@ -78,8 +80,22 @@ func TestRunEndToEnd(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
+	var accepted struct {
+		WorkflowID string `json:"workflow-id"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&accepted))
 	res.Body.Close()
 	require.Equal(t, http.StatusAccepted, res.StatusCode)
+
+	// The operator commands: a reconcile pass finds nothing lost; the
+	// pending workflow (no index runs here) is stopped by hand.
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"reconcile", "--now"}, getenv, &out, io.Discard))
+	require.Equal(t, "reconcile pass: 0 put back to work, 0 failed at the limit\n", out.String())
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"workflow", "stop", accepted.WorkflowID, "--reason", "test"}, getenv, &out, io.Discard))
+	require.Contains(t, out.String(), "is FAILED (operator_stop: test)")
+	require.Error(t, run(ctx, []string{"workflow", "stop", accepted.WorkflowID, "--reason", "again"}, getenv, &out, io.Discard))
 
 	stop()
 	require.NoError(t, <-done, "serve shuts down cleanly")

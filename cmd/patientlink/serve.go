@@ -69,16 +69,26 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	working := cfg.Role != "api"
 	if working {
 		riverConfig = jobs.RiverConfig(jobs.Settings{
-			Logger:            logger,
-			LinkWorkers:       cfg.LinkWorkers,
-			WebhookWorkers:    cfg.WebhookWorkers,
-			FetchCooldown:     cfg.FetchCooldown,
-			FetchPollInterval: cfg.FetchPollInterval,
+			Logger:                logger,
+			LinkWorkers:           cfg.LinkWorkers,
+			WebhookWorkers:        cfg.WebhookWorkers,
+			FetchCooldown:         cfg.FetchCooldown,
+			FetchPollInterval:     cfg.FetchPollInterval,
+			ReconcileEvery:        cfg.ReconcileEvery,
+			StuckReportEvery:      cfg.StuckReportEvery,
+			PurgeIdempotencyEvery: cfg.PurgeIdempotencyEvery,
+			PurgePayloadsEvery:    cfg.PurgePayloadsEvery,
+			CompletedRetention:    cfg.JobRetentionCompleted,
+			CancelledRetention:    cfg.JobRetentionFailed,
+			DiscardedRetention:    cfg.JobRetentionFailed,
 		}, jobs.Workers{
-			Processor: processor,
-			Retry:     jobs.Backoff{Base: cfg.RetryBase, Max: 5 * time.Minute},
-			Sender:    webhook.NewSender(webhook.Options{Timeout: cfg.WebhookTimeout, AllowInsecure: cfg.AllowInsecureWebhooks, AllowCIDRs: cfg.WebhookAllowCIDRs}),
-			Schedule:  cfg.WebhookSchedule,
+			Processor:  processor,
+			Retry:      jobs.Backoff{Base: cfg.RetryBase, Max: 5 * time.Minute},
+			Sender:     webhook.NewSender(webhook.Options{Timeout: cfg.WebhookTimeout, AllowInsecure: cfg.AllowInsecureWebhooks, AllowCIDRs: cfg.WebhookAllowCIDRs}),
+			Schedule:   cfg.WebhookSchedule,
+			Reconciler: newReconciler(store, logger, cfg),
+			Purger:     &jobs.Purger{Store: store, Logger: logger, BatchSize: cfg.PurgeBatch, PayloadRetention: cfg.PayloadRetention},
+			Reporter:   &jobs.Reporter{Store: store, Logger: logger},
 		})
 	}
 	riverClient, err := river.NewClient(riverpgxv5.New(pool), riverConfig)
@@ -116,6 +126,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		stopRiver(logger, riverClient)
 	}
 	return serveErr
+}
+
+func newReconciler(store *postgres.Store, logger *slog.Logger, cfg config.Config) *jobs.Reconciler {
+	return &jobs.Reconciler{Store: store, Logger: logger, After: cfg.ReconcileAfter, Limit: cfg.ReconcileLimit, BatchSize: 500}
 }
 
 // stopRiver lets running jobs finish for a while, then cancels them: a job

@@ -52,6 +52,16 @@ var Vars = []Var{
 	{"PATIENTLINK_FETCH_COOLDOWN", "10ms", false, "River FetchCooldown: least time between job fetches (River's 100ms default caps a client near 1,000 jobs/s)."},
 	{"PATIENTLINK_FETCH_POLL_INTERVAL", "200ms", false, "River FetchPollInterval: longest a job waits when a notification is missed."},
 	{"PATIENTLINK_RETRY_BASE", "1s", false, "First retry delay of a job after a transient failure; doubles per attempt up to 5m."},
+	{"PATIENTLINK_RECONCILE_INTERVAL", "5m", false, "How often the reconcile job looks for lost work (0 disables it)."},
+	{"PATIENTLINK_RECONCILE_AFTER", "7m", false, "A pending workflow without progress and without a live job for this long is put back to work."},
+	{"PATIENTLINK_RECONCILE_LIMIT", "5", false, "Reconcile attempts before a workflow becomes FAILED with reason reconcile_limit."},
+	{"PATIENTLINK_STUCK_REPORT_INTERVAL", "1h", false, "How often the stuck-workflow report is written (table reconciliation_reports)."},
+	{"PATIENTLINK_PURGE_IDEMPOTENCY_INTERVAL", "1h", false, "How often expired idempotency keys are deleted."},
+	{"PATIENTLINK_PURGE_PAYLOADS_INTERVAL", "24h", false, "How often old request payloads are deleted."},
+	{"PATIENTLINK_PAYLOAD_RETENTION", "720h", false, "Sealed patient data of a workflow is deleted this long after it ended (workflow, mapping and history stay)."},
+	{"PATIENTLINK_PURGE_BATCH", "1000", false, "Rows per purge transaction, so no purge holds locks for long."},
+	{"PATIENTLINK_JOB_RETENTION_COMPLETED", "24h", false, "River keeps completed jobs this long (then its cleaner deletes them)."},
+	{"PATIENTLINK_JOB_RETENTION_FAILED", "168h", false, "River keeps cancelled and discarded jobs this long, for operators to inspect."},
 	{"PATIENTLINK_LOG_FORMAT", "auto", false, "auto (coloured text on a terminal, JSON otherwise), text or json."},
 	{"PATIENTLINK_LOG_LEVEL", "info", false, "debug, info, warn or error."},
 }
@@ -88,6 +98,17 @@ type Config struct {
 	FetchCooldown       time.Duration
 	FetchPollInterval   time.Duration
 	RetryBase           time.Duration
+
+	ReconcileEvery        time.Duration
+	ReconcileAfter        time.Duration
+	ReconcileLimit        int
+	StuckReportEvery      time.Duration
+	PurgeIdempotencyEvery time.Duration
+	PurgePayloadsEvery    time.Duration
+	PayloadRetention      time.Duration
+	PurgeBatch            int
+	JobRetentionCompleted time.Duration
+	JobRetentionFailed    time.Duration
 }
 
 // Load reads the configuration. Every problem is reported at once, and no
@@ -125,6 +146,17 @@ func Load(getenv func(string) string) (Config, error) {
 		FetchCooldown:       r.duration("PATIENTLINK_FETCH_COOLDOWN"),
 		FetchPollInterval:   r.duration("PATIENTLINK_FETCH_POLL_INTERVAL"),
 		RetryBase:           r.duration("PATIENTLINK_RETRY_BASE"),
+
+		ReconcileEvery:        r.interval("PATIENTLINK_RECONCILE_INTERVAL"),
+		ReconcileAfter:        r.duration("PATIENTLINK_RECONCILE_AFTER"),
+		ReconcileLimit:        r.integer("PATIENTLINK_RECONCILE_LIMIT", 1, 1000),
+		StuckReportEvery:      r.interval("PATIENTLINK_STUCK_REPORT_INTERVAL"),
+		PurgeIdempotencyEvery: r.interval("PATIENTLINK_PURGE_IDEMPOTENCY_INTERVAL"),
+		PurgePayloadsEvery:    r.interval("PATIENTLINK_PURGE_PAYLOADS_INTERVAL"),
+		PayloadRetention:      r.duration("PATIENTLINK_PAYLOAD_RETENTION"),
+		PurgeBatch:            r.integer("PATIENTLINK_PURGE_BATCH", 1, 100000),
+		JobRetentionCompleted: r.duration("PATIENTLINK_JOB_RETENTION_COMPLETED"),
+		JobRetentionFailed:    r.duration("PATIENTLINK_JOB_RETENTION_FAILED"),
 	}
 	return c, r.err()
 }
@@ -277,6 +309,15 @@ func (r *reader) boolean(name string) bool {
 		r.fail(name, "must be true or false")
 	}
 	return b
+}
+
+// interval is a duration where 0 means "off".
+func (r *reader) interval(name string) time.Duration {
+	d, err := time.ParseDuration(r.raw(name))
+	if err != nil || d < 0 {
+		r.fail(name, "must be a Go duration such as 5m, or 0 to disable")
+	}
+	return d
 }
 
 func (r *reader) integer(name string, lo, hi int) int {

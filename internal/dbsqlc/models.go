@@ -61,6 +61,58 @@ func (ns NullRiverJobState) Value() (driver.Value, error) {
 	return string(ns.RiverJobState), nil
 }
 
+type AuditLinkageHistory struct {
+	ID                int64
+	CreatedAt         time.Time
+	CustomerID        uuid.UUID
+	CustomerPatientID uuid.UUID
+	InternalPatientID string
+	Status            string
+	MappingID         int64
+	WorkflowID        uuid.UUID
+	RequestType       string
+	RequestReceivedAt time.Time
+	LinkWorkflowID    uuid.UUID
+	Score             float64
+}
+
+type AuditReconciliationReport struct {
+	ID           int64
+	CreatedAt    time.Time
+	PendingTotal int32
+	ByStateAge   []byte
+	Oldest       []byte
+}
+
+type AuditWebhookDelivery struct {
+	ID                int64
+	AttemptedAt       time.Time
+	WorkflowID        uuid.UUID
+	CustomerID        uuid.UUID
+	CustomerPatientID uuid.UUID
+	RequestType       string
+	EventID           string
+	Attempt           int32
+	TargetHost        string
+	StatusCode        *int32
+	Delivered         bool
+	LatencyMs         int32
+	Error             *string
+}
+
+type AuditWorkflowTimeline struct {
+	ID                int64
+	CreatedAt         time.Time
+	WorkflowID        uuid.UUID
+	CustomerID        uuid.UUID
+	CustomerPatientID uuid.UUID
+	RequestType       string
+	FromStatus        *string
+	ToStatus          string
+	Reason            *string
+	Attempt           int32
+}
+
 type Customer struct {
 	ID                    uuid.UUID
 	Name                  string
@@ -107,6 +159,14 @@ type PatientMapping struct {
 	LinkedAt          time.Time
 	DelinkWorkflowID  *uuid.UUID
 	DelinkedAt        *time.Time
+}
+
+type ReconciliationReport struct {
+	ID           int64
+	CreatedAt    time.Time
+	PendingTotal int32
+	ByStateAge   []byte
+	Oldest       []byte
 }
 
 type RequestPayload struct {
@@ -197,6 +257,7 @@ type Workflow struct {
 	NotifyAttempts  int32
 	NotifyLastAt    *time.Time
 	NotifyLastError *string
+	ReconcileCount  int32
 }
 
 type WorkflowEvent struct {

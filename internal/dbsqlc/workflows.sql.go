@@ -20,7 +20,7 @@ WITH linked AS (
     INSERT INTO workflows (id, customer_id, patient_id, request_type, status, webhook_url)
     SELECT $3, $1, $2, $4, 'RECEIVED', $5
     WHERE ($4::text = 'LINK') = NOT EXISTS (SELECT 1 FROM linked)
-    RETURNING id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error
+    RETURNING id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count
 ), e AS (
     INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, attempt)
     SELECT w.id, w.customer_id, w.request_type, NULL, w.status, w.attempt FROM w
@@ -66,7 +66,7 @@ func (q *Queries) WorkflowCreate(ctx context.Context, db DBTX, arg WorkflowCreat
 }
 
 const workflowGetByID = `-- name: WorkflowGetByID :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error FROM workflows WHERE id = $1
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows WHERE id = $1
 `
 
 func (q *Queries) WorkflowGetByID(ctx context.Context, db DBTX, id uuid.UUID) (Workflow, error) {
@@ -90,12 +90,13 @@ func (q *Queries) WorkflowGetByID(ctx context.Context, db DBTX, id uuid.UUID) (W
 		&i.NotifyAttempts,
 		&i.NotifyLastAt,
 		&i.NotifyLastError,
+		&i.ReconcileCount,
 	)
 	return i, err
 }
 
 const workflowGetBySearchID = `-- name: WorkflowGetBySearchID :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error FROM workflows WHERE search_id = $1
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows WHERE search_id = $1
 `
 
 func (q *Queries) WorkflowGetBySearchID(ctx context.Context, db DBTX, searchID *string) (Workflow, error) {
@@ -119,12 +120,13 @@ func (q *Queries) WorkflowGetBySearchID(ctx context.Context, db DBTX, searchID *
 		&i.NotifyAttempts,
 		&i.NotifyLastAt,
 		&i.NotifyLastError,
+		&i.ReconcileCount,
 	)
 	return i, err
 }
 
 const workflowGetForCustomer = `-- name: WorkflowGetForCustomer :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error FROM workflows WHERE id = $1 AND customer_id = $2
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows WHERE id = $1 AND customer_id = $2
 `
 
 type WorkflowGetForCustomerParams struct {
@@ -153,12 +155,13 @@ func (q *Queries) WorkflowGetForCustomer(ctx context.Context, db DBTX, arg Workf
 		&i.NotifyAttempts,
 		&i.NotifyLastAt,
 		&i.NotifyLastError,
+		&i.ReconcileCount,
 	)
 	return i, err
 }
 
 const workflowGetOpenForPatient = `-- name: WorkflowGetOpenForPatient :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error FROM workflows
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows
 WHERE customer_id = $1 AND patient_id = $2 AND status NOT IN ('COMPLETED', 'FAILED')
 `
 
@@ -188,6 +191,7 @@ func (q *Queries) WorkflowGetOpenForPatient(ctx context.Context, db DBTX, arg Wo
 		&i.NotifyAttempts,
 		&i.NotifyLastAt,
 		&i.NotifyLastError,
+		&i.ReconcileCount,
 	)
 	return i, err
 }
@@ -233,7 +237,7 @@ WITH old AS (
         ended_at   = CASE WHEN $2::text IN ('COMPLETED', 'FAILED') THEN now() END
     FROM old
     WHERE wf.id = old.id AND old.status = ANY($7::text[])
-    RETURNING wf.id, wf.customer_id, wf.patient_id, wf.request_type, wf.status, wf.outcome, wf.reason, wf.webhook_url, wf.attempt, wf.created_at, wf.updated_at, wf.ended_at, wf.search_id, wf.notify_status, wf.notify_attempts, wf.notify_last_at, wf.notify_last_error, old.status AS from_status
+    RETURNING wf.id, wf.customer_id, wf.patient_id, wf.request_type, wf.status, wf.outcome, wf.reason, wf.webhook_url, wf.attempt, wf.created_at, wf.updated_at, wf.ended_at, wf.search_id, wf.notify_status, wf.notify_attempts, wf.notify_last_at, wf.notify_last_error, wf.reconcile_count, old.status AS from_status
 ), e AS (
     INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt)
     SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, $4, $8 FROM w

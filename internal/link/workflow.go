@@ -18,6 +18,7 @@ type Workflow struct {
 	Reason      string // why a workflow FAILED
 	WebhookURL  string // per-request override; empty means the customer's
 	Attempt     int
+	Reconciled  int // times reconciliation put it back to work
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 

@@ -34,6 +34,7 @@ func workflowFromRow(r dbsqlc.Workflow) link.Workflow {
 	if r.WebhookURL != nil {
 		w.WebhookURL = *r.WebhookURL
 	}
+	w.Reconciled = int(r.ReconcileCount)
 	w.Notification.Attempts = int(r.NotifyAttempts)
 	if r.NotifyStatus != nil {
 		w.Notification.Status = *r.NotifyStatus

@@ -1,0 +1,31 @@
+-- name: ReconciliationReportCreate :one
+-- Counts pending workflows by state and age (since acknowledgement) and
+-- names the oldest by id: ids and states only, never patient data.
+WITH pending AS (
+    SELECT w.id, w.status, now() - w.created_at AS age
+    FROM workflows AS w
+    WHERE w.status NOT IN ('COMPLETED', 'FAILED')
+), buckets AS (
+    SELECT p.status,
+           CASE WHEN p.age < interval '7 minutes' THEN '<7m'
+                WHEN p.age < interval '1 hour' THEN '7m-1h'
+                WHEN p.age < interval '24 hours' THEN '1h-24h'
+                ELSE '>24h' END AS bucket,
+           count(*) AS n
+    FROM pending AS p
+    GROUP BY 1, 2
+), by_state AS (
+    SELECT s.status, jsonb_object_agg(s.bucket, s.n) AS buckets
+    FROM buckets AS s
+    GROUP BY s.status
+), oldest AS (
+    SELECT o.id, o.status, o.age FROM pending AS o ORDER BY o.age DESC LIMIT @oldest_count
+)
+INSERT INTO reconciliation_reports (pending_total, by_state_age, oldest)
+SELECT (SELECT count(*) FROM pending)::int,
+       COALESCE((SELECT jsonb_object_agg(b.status, b.buckets) FROM by_state AS b), '{}'::jsonb),
+       COALESCE((SELECT jsonb_agg(jsonb_build_object('workflow_id', o.id, 'status', o.status,
+                                                     'age_seconds', floor(extract(epoch FROM o.age))::bigint)
+                                  ORDER BY o.age DESC)
+                 FROM oldest AS o), '[]'::jsonb)
+RETURNING *;
