@@ -70,3 +70,11 @@ SELECT status FROM workflows WHERE id = @id;
 -- Locks the workflow row for the rest of the transaction: whoever records
 -- an outcome holds it, so a racing duplicate waits and then sees the result.
 SELECT status FROM workflows WHERE id = @id FOR UPDATE;
+
+-- name: WorkflowGetWithCustomerStatus :one
+-- A status poll's one read: the workflow, if this customer owns it, with
+-- the customer's state (a disabled customer is refused).
+SELECT sqlc.embed(w), c.status AS customer_status
+FROM workflows AS w
+JOIN customers AS c ON c.id = w.customer_id
+WHERE w.id = @id AND w.customer_id = @customer_id;

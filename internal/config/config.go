@@ -28,6 +28,18 @@ type Var struct {
 var Vars = []Var{
 	{"DATABASE_URL", "", true, "PostgreSQL connection string (required). `make run`/`make test` start a private cluster when unset."},
 	{"PATIENTLINK_ADDR", "127.0.0.1:8080", false, "HTTP listen address of the API."},
+	{"PATIENTLINK_OPERATOR_ADDR", "", false, "If set, /metrics and /debug/pprof/ are served on this address instead of /metrics on the API address."},
+	{"PATIENTLINK_RATE_LIMIT", "50", false, "Requests per second per customer per API process (token bucket; 0 disables); over it: 429 with Retry-After."},
+	{"PATIENTLINK_RATE_BURST", "100", false, "Token bucket size of the per-customer rate limit."},
+	{"PATIENTLINK_MAX_INFLIGHT", "512", false, "Requests served at once per API process; more are shed with 503 and Retry-After (0 disables)."},
+	{"PATIENTLINK_STATUS_RETRY_AFTER", "2", false, "Seconds sent as Retry-After with the status of a pending workflow."},
+	{"PATIENTLINK_HTTP_READ_HEADER_TIMEOUT", "5s", false, "Time to read request headers."},
+	{"PATIENTLINK_HTTP_READ_TIMEOUT", "15s", false, "Time to read a whole request."},
+	{"PATIENTLINK_HTTP_WRITE_TIMEOUT", "30s", false, "Time to write a response."},
+	{"PATIENTLINK_HTTP_IDLE_TIMEOUT", "120s", false, "Keep-alive idle time."},
+	{"PATIENTLINK_MAX_HEADER_BYTES", "16384", false, "Largest request header block."},
+	{"PATIENTLINK_SHUTDOWN_TIMEOUT", "15s", false, "On SIGTERM: how long in-flight HTTP requests may finish."},
+	{"PATIENTLINK_RIVER_STOP_TIMEOUT", "20s", false, "On SIGTERM: how long running jobs may finish before they are cancelled (then retried by River or found by reconciliation)."},
 	{"PATIENTLINK_ROLE", "all", false, "api (HTTP, inserts jobs), worker (River workers and periodic jobs) or all; `serve --role` overrides."},
 	{"PATIENTLINK_TOKEN_SECRET", "", true, "HMAC secret for customer tokens: 32 random bytes, standard base64 (required)."},
 	{"PATIENTLINK_TOKEN_SECRET_PREVIOUS", "", true, "Comma-separated previous token secrets, still accepted during a rotation."},
@@ -99,6 +111,19 @@ type Config struct {
 	FetchPollInterval   time.Duration
 	RetryBase           time.Duration
 
+	OperatorAddr      string
+	RateLimit         float64
+	RateBurst         int
+	MaxInFlight       int
+	StatusRetryAfter  int
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+	ShutdownTimeout   time.Duration
+	RiverStopTimeout  time.Duration
+
 	ReconcileEvery        time.Duration
 	ReconcileAfter        time.Duration
 	ReconcileLimit        int
@@ -146,6 +171,19 @@ func Load(getenv func(string) string) (Config, error) {
 		FetchCooldown:       r.duration("PATIENTLINK_FETCH_COOLDOWN"),
 		FetchPollInterval:   r.duration("PATIENTLINK_FETCH_POLL_INTERVAL"),
 		RetryBase:           r.duration("PATIENTLINK_RETRY_BASE"),
+
+		OperatorAddr:      r.raw("PATIENTLINK_OPERATOR_ADDR"),
+		RateLimit:         r.number("PATIENTLINK_RATE_LIMIT"),
+		RateBurst:         r.integer("PATIENTLINK_RATE_BURST", 1, 1000000),
+		MaxInFlight:       r.integer("PATIENTLINK_MAX_INFLIGHT", 0, 1000000),
+		StatusRetryAfter:  r.integer("PATIENTLINK_STATUS_RETRY_AFTER", 0, 3600),
+		ReadHeaderTimeout: r.duration("PATIENTLINK_HTTP_READ_HEADER_TIMEOUT"),
+		ReadTimeout:       r.duration("PATIENTLINK_HTTP_READ_TIMEOUT"),
+		WriteTimeout:      r.duration("PATIENTLINK_HTTP_WRITE_TIMEOUT"),
+		IdleTimeout:       r.duration("PATIENTLINK_HTTP_IDLE_TIMEOUT"),
+		MaxHeaderBytes:    r.integer("PATIENTLINK_MAX_HEADER_BYTES", 1024, 1<<20),
+		ShutdownTimeout:   r.duration("PATIENTLINK_SHUTDOWN_TIMEOUT"),
+		RiverStopTimeout:  r.duration("PATIENTLINK_RIVER_STOP_TIMEOUT"),
 
 		ReconcileEvery:        r.interval("PATIENTLINK_RECONCILE_INTERVAL"),
 		ReconcileAfter:        r.duration("PATIENTLINK_RECONCILE_AFTER"),
@@ -293,6 +331,14 @@ func (r *reader) url(name string) string {
 		r.fail(name, "must be an absolute URL")
 	}
 	return strings.TrimRight(v, "/")
+}
+
+func (r *reader) number(name string) float64 {
+	f, err := strconv.ParseFloat(r.raw(name), 64)
+	if err != nil || f < 0 {
+		r.fail(name, "must be a number ≥ 0")
+	}
+	return f
 }
 
 func (r *reader) fraction(name string) float64 {

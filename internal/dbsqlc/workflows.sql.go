@@ -196,6 +196,52 @@ func (q *Queries) WorkflowGetOpenForPatient(ctx context.Context, db DBTX, arg Wo
 	return i, err
 }
 
+const workflowGetWithCustomerStatus = `-- name: WorkflowGetWithCustomerStatus :one
+SELECT w.id, w.customer_id, w.patient_id, w.request_type, w.status, w.outcome, w.reason, w.webhook_url, w.attempt, w.created_at, w.updated_at, w.ended_at, w.search_id, w.notify_status, w.notify_attempts, w.notify_last_at, w.notify_last_error, w.reconcile_count, c.status AS customer_status
+FROM workflows AS w
+JOIN customers AS c ON c.id = w.customer_id
+WHERE w.id = $1 AND w.customer_id = $2
+`
+
+type WorkflowGetWithCustomerStatusParams struct {
+	ID         uuid.UUID
+	CustomerID uuid.UUID
+}
+
+type WorkflowGetWithCustomerStatusRow struct {
+	Workflow       Workflow
+	CustomerStatus string
+}
+
+// A status poll's one read: the workflow, if this customer owns it, with
+// the customer's state (a disabled customer is refused).
+func (q *Queries) WorkflowGetWithCustomerStatus(ctx context.Context, db DBTX, arg WorkflowGetWithCustomerStatusParams) (WorkflowGetWithCustomerStatusRow, error) {
+	row := db.QueryRow(ctx, workflowGetWithCustomerStatus, arg.ID, arg.CustomerID)
+	var i WorkflowGetWithCustomerStatusRow
+	err := row.Scan(
+		&i.Workflow.ID,
+		&i.Workflow.CustomerID,
+		&i.Workflow.PatientID,
+		&i.Workflow.RequestType,
+		&i.Workflow.Status,
+		&i.Workflow.Outcome,
+		&i.Workflow.Reason,
+		&i.Workflow.WebhookURL,
+		&i.Workflow.Attempt,
+		&i.Workflow.CreatedAt,
+		&i.Workflow.UpdatedAt,
+		&i.Workflow.EndedAt,
+		&i.Workflow.SearchID,
+		&i.Workflow.NotifyStatus,
+		&i.Workflow.NotifyAttempts,
+		&i.Workflow.NotifyLastAt,
+		&i.Workflow.NotifyLastError,
+		&i.Workflow.ReconcileCount,
+		&i.CustomerStatus,
+	)
+	return i, err
+}
+
 const workflowLockStatus = `-- name: WorkflowLockStatus :one
 SELECT status FROM workflows WHERE id = $1 FOR UPDATE
 `

@@ -35,7 +35,7 @@ type testBundle struct {
 	cust   link.Customer
 }
 
-func setup(t *testing.T) *testBundle {
+func setup(t *testing.T, tweak ...func(*httpapi.Deps)) *testBundle {
 	t.Helper()
 	pool, _ := pgtest.Pool(t)
 	store := postgres.New(pool)
@@ -49,15 +49,20 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	tokens := auth.NewTokens(secret)
 
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Deps{
-		Logger:         slog.New(slog.DiscardHandler),
-		Store:          store,
-		Tokens:         tokens,
-		Keyring:        keyring,
-		River:          riverClient,
-		IdempotencyTTL: 24 * time.Hour,
-		MaxBodyBytes:   64 << 10,
-	}))
+	deps := httpapi.Deps{
+		Logger:           slog.New(slog.DiscardHandler),
+		Store:            store,
+		Tokens:           tokens,
+		Keyring:          keyring,
+		River:            riverClient,
+		IdempotencyTTL:   24 * time.Hour,
+		MaxBodyBytes:     64 << 10,
+		StatusRetryAfter: 2,
+	}
+	for _, f := range tweak {
+		f(&deps)
+	}
+	srv := httptest.NewServer(httpapi.NewServer(deps))
 	t.Cleanup(srv.Close)
 
 	b := &testBundle{url: srv.URL, pool: pool, store: store, tokens: tokens}
@@ -128,3 +133,5 @@ func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func newPipe() (*io.PipeReader, *io.PipeWriter) { return io.Pipe() }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -204,7 +207,9 @@ func notificationOf(n link.Notification) *notificationView {
 }
 
 // handleLinkStatus is GET /link/status/{workflowID}. Another customer's
-// workflow is a 404, exactly like a missing one.
+// workflow is a 404, exactly like a missing one. Customers poll it, so it
+// costs one indexed read, answers If-None-Match with 304, and tells a
+// pending workflow's pollers when to come back (Retry-After).
 func handleLinkStatus(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := uuid.Parse(mux.Vars(r)["workflowID"])
@@ -212,13 +217,16 @@ func handleLinkStatus(d Deps) http.Handler {
 			writeProblem(w, r, errNotFound)
 			return
 		}
-		wf, err := d.Store.WorkflowForCustomer(r.Context(), customerFrom(r.Context()).ID, id)
-		if errors.Is(err, link.ErrNotFound) {
+		wf, active, err := d.Store.WorkflowForStatus(r.Context(), customerFrom(r.Context()).ID, id)
+		switch {
+		case errors.Is(err, link.ErrNotFound):
 			writeProblem(w, r, errNotFound)
 			return
-		}
-		if err != nil {
+		case err != nil:
 			serverError(d.Logger, w, r, err)
+			return
+		case !active:
+			writeProblem(w, r, errUnauthorized)
 			return
 		}
 		st := linkStatus{
@@ -229,8 +237,33 @@ func handleLinkStatus(d Deps) http.Handler {
 		if wf.Outcome != "" {
 			st.Outcome = &wf.Outcome
 		}
-		writeJSON(w, http.StatusOK, st)
+		body, _ := json.Marshal(st)
+		sum := sha256.Sum256(body)
+		etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+		w.Header().Set("ETag", etag)
+		w.Header().Set("Cache-Control", "no-cache")
+		if wf.Status.IsPending() && d.StatusRetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(d.StatusRetryAfter))
+		}
+		if etagMatches(r.Header.Get("If-None-Match"), etag) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(append(body, '\n'))
 	})
+}
+
+// etagMatches applies If-None-Match (RFC 9110 §13.1.2, weak comparison).
+func etagMatches(header, etag string) bool {
+	for _, candidate := range strings.Split(header, ",") {
+		candidate = strings.TrimPrefix(strings.TrimSpace(candidate), "W/")
+		if candidate == "*" || candidate == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // idempotencyKey reads the required Idempotency-Key: 1–255 printable ASCII.

@@ -99,21 +99,49 @@ func withRecover(logger *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// requireCustomer authenticates the caller by token (Customer-Token, the
-// seed's header, or Authorization: Bearer) and loads an active customer.
-// Every failure is the same 401, so callers cannot probe which part failed.
-func requireCustomer(logger *slog.Logger, tokens *auth.Tokens, store customers) func(http.Handler) http.Handler {
+// tokenFrom reads the customer token: Customer-Token (the seed's header)
+// or Authorization: Bearer.
+func tokenFrom(r *http.Request) string {
+	if token := r.Header.Get("Customer-Token"); token != "" {
+		return token
+	}
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// requireToken checks the token's signature and expiry only and rate-limits
+// its customer; the handler checks that the customer is active in the same
+// query that reads its data (the status route's one read).
+func requireToken(tokens *auth.Tokens, limiter *rateLimiter, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := tokens.Verify(tokenFrom(r))
+		if err != nil {
+			writeProblem(w, r, errUnauthorized)
+			return
+		}
+		if ok, wait := limiter.allow(id); !ok {
+			writeRateLimited(w, r, wait)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxCustomer, link.Customer{ID: id})))
+	})
+}
+
+// requireCustomer authenticates the caller by token, rate-limits it and
+// loads an active customer. Every failure is the same 401, so callers
+// cannot probe which part failed.
+func requireCustomer(logger *slog.Logger, tokens *auth.Tokens, store customers, limiter *rateLimiter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token := r.Header.Get("Customer-Token")
-			if token == "" {
-				if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-					token = strings.TrimSpace(h[7:])
-				}
-			}
-			id, err := tokens.Verify(token)
+			id, err := tokens.Verify(tokenFrom(r))
 			if err != nil {
 				writeProblem(w, r, errUnauthorized)
+				return
+			}
+			if ok, wait := limiter.allow(id); !ok {
+				writeRateLimited(w, r, wait)
 				return
 			}
 			c, err := store.Customer(r.Context(), id)

@@ -6,20 +6,35 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// addRoutes lists every route of the API.
-func addRoutes(d Deps) http.Handler {
+// Routes lists every route of the API, before the outer middleware (the
+// OpenAPI test walks it).
+func Routes(d Deps) *mux.Router {
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeProblem(w, r, errNotFound) })
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeProblem(w, r, errMethodNotAllow) })
+	r.Use(withMetrics(d.Metrics))
 
-	customer := requireCustomer(d.Logger, d.Tokens, d.Store)
+	customer := requireCustomer(d.Logger, d.Tokens, d.Store, newRateLimiter(d.RateLimit, d.RateBurst))
 	r.Handle("/link", customer(handleLinkCreate(d))).Methods(http.MethodPost)
-	r.Handle("/link/status/{workflowID}", customer(handleLinkStatus(d))).Methods(http.MethodGet)
+	r.Handle("/link/status/{workflowID}", requireToken(d.Tokens, newRateLimiter(d.RateLimit, d.RateBurst), handleLinkStatus(d))).Methods(http.MethodGet)
 	r.Handle("/link/{patientID}", customer(handleLinkDelete(d))).Methods(http.MethodDelete)
 	r.Handle("/patient/{patientID}", customer(handlePatientGet(d))).Methods(http.MethodGet)
 	r.Handle("/internal/search-results/{searchID}", handleSearchResults(d)).Methods(http.MethodPost)
 	r.Handle("/admin/workflows/{workflowID}/redeliver", requireAdmin(d.AdminToken, handleAdminRedeliver(d))).Methods(http.MethodPost)
 	r.Handle("/healthz", handleHealthz()).Methods(http.MethodGet)
+	r.Handle("/readyz", handleReadyz(d)).Methods(http.MethodGet)
+	r.Handle("/openapi.yaml", handleOpenAPI(d.OpenAPI)).Methods(http.MethodGet)
+	if d.Metrics != nil && d.ServeMetrics {
+		r.Handle("/metrics", d.Metrics.Handler()).Methods(http.MethodGet)
+	}
+	return r
+}
 
-	return withRequestID(withRecover(d.Logger, withAccessLog(d.Logger, r)))
+// NewServer builds the API handler: the routes behind request ids, panic
+// recovery, access logs and load shedding.
+func NewServer(d Deps) http.Handler {
+	if d.Now == nil {
+		d.Now = timeNow
+	}
+	return withRequestID(withRecover(d.Logger, withAccessLog(d.Logger, withInflightLimit(d.MaxInFlight, Routes(d)))))
 }

@@ -5,7 +5,6 @@ package httpapi
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,6 +14,7 @@ import (
 	"github.com/patientlink/patientlink/internal/auth"
 	"github.com/patientlink/patientlink/internal/jobs"
 	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/metrics"
 	"github.com/patientlink/patientlink/internal/postgres"
 	"github.com/patientlink/patientlink/internal/seal"
 )
@@ -29,20 +29,22 @@ type Deps struct {
 	Processor      *jobs.LinkProcessor   // records async search results
 	CallbackSecret []byte                // the index signs search callbacks with it
 	AdminToken     string                // operator endpoints; empty disables them
+	Metrics        *metrics.Metrics
+	ServeMetrics   bool   // serve /metrics here (no separate operator address)
+	OpenAPI        []byte // served at /openapi.yaml
+	SchemaVersion  uint   // the migration version /readyz expects
 
 	AllowInsecureWebhooks bool
 	IdempotencyTTL        time.Duration
 	MaxBodyBytes          int64
+	RateLimit             float64 // requests per second per customer; 0 disables
+	RateBurst             int
+	MaxInFlight           int // requests served at once; more get 503; 0 disables
+	StatusRetryAfter      int // seconds, sent with the status of a pending workflow
 	Now                   func() time.Time
 }
 
-// NewServer builds the API handler.
-func NewServer(d Deps) http.Handler {
-	if d.Now == nil {
-		d.Now = time.Now
-	}
-	return addRoutes(d)
-}
+var timeNow = time.Now
 
 // customers loads the caller's customer for the auth middleware.
 type customers interface {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"github.com/patientlink/patientlink/internal/metrics"
 )
 
 // Settings size River for a worker process.
@@ -40,6 +42,7 @@ type Workers struct {
 	Reconciler *Reconciler
 	Purger     *Purger
 	Reporter   *Reporter
+	Metrics    *metrics.Metrics // may be nil
 }
 
 // RiverConfig is the River configuration of a worker process: its queues,
@@ -48,7 +51,7 @@ func RiverConfig(s Settings, w Workers) *river.Config {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &LinkProcessWorker{Processor: w.Processor, Retry: w.Retry})
 	river.AddWorker(workers, &WebhookDeliverWorker{
-		Store: w.Processor.Store, Sender: w.Sender, Schedule: w.Schedule, Logger: s.Logger,
+		Store: w.Processor.Store, Sender: w.Sender, Schedule: w.Schedule, Logger: s.Logger, Metrics: w.Metrics,
 	})
 	var periodic []*river.PeriodicJob
 	if w.Reconciler != nil {

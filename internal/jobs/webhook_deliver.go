@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/metrics"
 	"github.com/patientlink/patientlink/internal/postgres"
 	"github.com/patientlink/patientlink/internal/webhook"
 )
@@ -37,6 +38,7 @@ type WebhookDeliverWorker struct {
 	Sender   Sender
 	Schedule []time.Duration // delay before each attempt; its length bounds the attempts
 	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
 	Now      func() time.Time
 }
 
@@ -104,17 +106,22 @@ func (w *WebhookDeliverWorker) Work(ctx context.Context, job *river.Job[WebhookD
 	}
 	var delay time.Duration
 	more := false
+	result := "delivered"
 	switch {
 	case res.Delivered():
 		a.NotifyStatus = link.NotifyDelivered
 	case res.Retryable():
+		result = "retry"
 		delay, more = webhook.Backoff(w.Schedule, attempt+1, res.RetryAfter, rand.Float64)
 		if !more {
-			a.NotifyStatus = link.NotifyFailed
+			a.NotifyStatus, result = link.NotifyFailed, "failed"
 		}
-	default: // 410 Gone, a refused address, an invalid URL: retrying cannot help
-		a.NotifyStatus = link.NotifyFailed
+	case res.Gone():
+		a.NotifyStatus, result = link.NotifyFailed, "gone"
+	default: // a refused address, an invalid URL: retrying cannot help
+		a.NotifyStatus, result = link.NotifyFailed, "refused"
 	}
+	w.Metrics.WebhookAttempt(result)
 
 	err = w.Store.WithTx(ctx, func(tx pgx.Tx) error {
 		if err := w.Store.RecordDelivery(ctx, tx, wf, a); err != nil {

@@ -55,6 +55,7 @@ func (s *Store) Transition(ctx context.Context, tx pgx.Tx, wf link.Workflow, t T
 	if err != nil {
 		return link.Workflow{}, fmt.Errorf("error moving workflow to %s: %w", t.To, err)
 	}
+	s.metrics.Transition(row.FromStatus, row.Status)
 	return workflowFromRow(dbsqlc.Workflow{
 		ID: row.ID, CustomerID: row.CustomerID, PatientID: row.PatientID, RequestType: row.RequestType,
 		Status: row.Status, Outcome: row.Outcome, Reason: row.Reason, WebhookURL: row.WebhookURL,

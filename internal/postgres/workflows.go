@@ -47,3 +47,13 @@ func workflowFromRow(r dbsqlc.Workflow) link.Workflow {
 	}
 	return w
 }
+
+// WorkflowForStatus loads a workflow owned by customerID and whether that
+// customer is active, in one indexed read: the status route's whole cost.
+func (s *Store) WorkflowForStatus(ctx context.Context, customerID, id uuid.UUID) (wf link.Workflow, customerActive bool, err error) {
+	row, err := s.q.WorkflowGetWithCustomerStatus(ctx, s.pool, dbsqlc.WorkflowGetWithCustomerStatusParams{ID: id, CustomerID: customerID})
+	if err != nil {
+		return link.Workflow{}, false, interpretError(err)
+	}
+	return workflowFromRow(row.Workflow), row.CustomerStatus == "active", nil
+}

@@ -1,0 +1,4 @@
+package main
+
+// openAPISpec is served at /openapi.yaml (set from docs/ once embedded).
+var openAPISpec []byte

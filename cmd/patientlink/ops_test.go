@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/patientlink/patientlink/internal/indexsim"
+	"github.com/patientlink/patientlink/internal/pgcluster"
+	"github.com/patientlink/patientlink/internal/pgtest"
+	"github.com/patientlink/patientlink/internal/webhooksink"
+)
+
+// Must show (issue 7): /readyz turns 503 while Postgres is stopped and back
+// to 200 after it restarts, without a process restart.
+func TestReadyzFollowsDatabase(t *testing.T) {
+	t.Parallel()
+	root, err := filepath.Abs("../../.data")
+	require.NoError(t, err)
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	dir := filepath.Join(root, "readyz-test-"+hex.EncodeToString(suffix))
+	c := &pgcluster.Cluster{Dir: filepath.Join(dir, "pg"), Port: freePort(t)}
+	ctx := context.Background()
+	require.NoError(t, c.Start(ctx))
+	t.Cleanup(func() {
+		_ = c.Stop(context.Background())
+		_ = os.RemoveAll(dir)
+	})
+	require.NoError(t, c.CreateDatabase(ctx, "patientlink"))
+
+	addr := freeAddr(t)
+	env := map[string]string{
+		"DATABASE_URL":                      c.URL("patientlink"),
+		"PATIENTLINK_ADDR":                  addr,
+		"PATIENTLINK_TOKEN_SECRET":          testKey,
+		"PATIENTLINK_DATA_KEY":              testKey,
+		"PATIENTLINK_INDEX_CALLBACK_SECRET": "callback-secret-for-tests",
+		"PATIENTLINK_LOG_LEVEL":             "error",
+	}
+	getenv := func(k string) string { return env[k] }
+	require.NoError(t, run(ctx, []string{"migrate", "up"}, getenv, io.Discard, io.Discard))
+	serveCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(serveCtx, []string{"serve", "--role", "api"}, getenv, io.Discard, io.Discard) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	readyz := func() (int, time.Duration) {
+		start := time.Now()
+		res, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return 0, time.Since(start)
+		}
+		res.Body.Close()
+		return res.StatusCode, time.Since(start)
+	}
+	require.Eventually(t, func() bool { code, _ := readyz(); return code == http.StatusOK }, 10*time.Second, 20*time.Millisecond)
+
+	require.NoError(t, c.Stop(ctx))
+	code, took := readyz()
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Less(t, took, 3*time.Second, "a down database is reported fast, not hung on")
+	res, err := http.Get("http://" + addr + "/healthz")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode, "the process itself is alive")
+
+	require.NoError(t, c.Start(ctx))
+	require.Eventually(t, func() bool { code, _ := readyz(); return code == http.StatusOK }, 20*time.Second, 50*time.Millisecond, "ready again without a restart")
+}
+
+// Must show (issue 7): two api and two worker processes against one
+// database under load; each is sent SIGTERM (its context cancelled, which
+// is what main does on SIGTERM) in turn and started again while requests
+// flow. Every acknowledged request reaches an end state, and no answer is a
+// 5xx other than the documented 503.
+func TestRollingRestartUnderLoad(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sim := indexsim.New(indexsim.Config{Seed: 1, Size: 2000})
+	simSrv := httptest.NewServer(sim.Handler())
+	t.Cleanup(func() { sim.Close(); simSrv.Close() })
+	sinkHolder := &atomic.Pointer[webhooksink.Sink]{}
+	sinkSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sinkHolder.Load().Handler().ServeHTTP(w, r) }))
+	t.Cleanup(sinkSrv.Close)
+
+	env := map[string]string{
+		"DATABASE_URL":                        pgtest.URL(t),
+		"PATIENTLINK_TOKEN_SECRET":            testKey,
+		"PATIENTLINK_DATA_KEY":                testKey,
+		"PATIENTLINK_ALLOW_INSECURE_WEBHOOKS": "true",
+		"PATIENTLINK_INDEX_CALLBACK_SECRET":   "callback-secret-for-tests",
+		"PATIENTLINK_INDEX_URL":               simSrv.URL,
+		"PATIENTLINK_FETCH_POLL_INTERVAL":     "50ms",
+		"PATIENTLINK_RETRY_BASE":              "50ms",
+		"PATIENTLINK_WEBHOOK_RETRY_SCHEDULE":  "0s,50ms,100ms,200ms,500ms,1s,1s,1s",
+		"PATIENTLINK_RECONCILE_INTERVAL":      "1s",
+		"PATIENTLINK_RECONCILE_AFTER":         "3s",
+		"PATIENTLINK_RATE_LIMIT":              "0",
+		"PATIENTLINK_SHUTDOWN_TIMEOUT":        "5s",
+		"PATIENTLINK_RIVER_STOP_TIMEOUT":      "2s",
+		"PATIENTLINK_DB_MAX_CONNS":            "10",
+		"PATIENTLINK_LOG_LEVEL":               "error",
+	}
+	getenv := func(extra map[string]string) func(string) string {
+		return func(k string) string {
+			if v, ok := extra[k]; ok {
+				return v
+			}
+			return env[k]
+		}
+	}
+	require.NoError(t, run(ctx, []string{"migrate", "up"}, getenv(nil), io.Discard, io.Discard))
+	var out bytes.Buffer
+	require.NoError(t, run(ctx, []string{"customer", "create", "--name", "Clinic", "--webhook-url", sinkSrv.URL + "/hook", "--json"}, getenv(nil), &out, io.Discard))
+	var created createdCustomer
+	require.NoError(t, json.Unmarshal(out.Bytes(), &created))
+	sinkHolder.Store(webhooksink.New(webhooksink.Config{Secrets: []string{created.WebhookSecret}}))
+
+	// The four processes, each restartable.
+	type proc struct {
+		role, addr string
+		stop       context.CancelFunc
+		done       chan error
+	}
+	start := func(p *proc) {
+		pctx, cancel := context.WithCancel(ctx)
+		p.stop, p.done = cancel, make(chan error, 1)
+		e := getenv(map[string]string{"PATIENTLINK_ADDR": p.addr})
+		go func() { p.done <- run(pctx, []string{"serve", "--role", p.role}, e, io.Discard, io.Discard) }()
+		if p.role == "api" {
+			require.Eventually(t, func() bool {
+				res, err := http.Get("http://" + p.addr + "/healthz")
+				if err == nil {
+					res.Body.Close()
+				}
+				return err == nil
+			}, 10*time.Second, 10*time.Millisecond)
+		}
+	}
+	procs := []*proc{{role: "api", addr: freeAddr(t)}, {role: "api", addr: freeAddr(t)}, {role: "worker", addr: freeAddr(t)}, {role: "worker", addr: freeAddr(t)}}
+	for _, p := range procs {
+		start(p)
+	}
+	t.Cleanup(func() {
+		for _, p := range procs {
+			p.stop()
+			<-p.done
+		}
+	})
+
+	// Clients send links until told to stop, each with its own key, retried
+	// on the other api when a connection fails or a 503 comes back.
+	var (
+		mu       sync.Mutex
+		acked    = map[string]bool{}
+		statuses = map[int]int{}
+	)
+	pop := sim.Population()
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for c := range 8 {
+		wg.Go(func() {
+			for loadCtx.Err() == nil {
+				i := int(next.Add(1))
+				if i >= len(pop) {
+					return
+				}
+				key := uuid.NewString()
+				body, _ := json.Marshal(map[string]any{"patient": map[string]any{"id": uuid.New(), "full_name": pop[i].FullName, "dob": pop[i].DOB}})
+				for try := range 20 {
+					addr := procs[(c+try)%2].addr
+					req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/link", bytes.NewReader(body))
+					req.Header.Set("Customer-Token", created.Token)
+					req.Header.Set("Idempotency-Key", key)
+					req.Header.Set("Content-Type", "application/json")
+					res, err := http.DefaultClient.Do(req)
+					if err != nil {
+						time.Sleep(20 * time.Millisecond)
+						continue
+					}
+					var m map[string]any
+					_ = json.NewDecoder(res.Body).Decode(&m)
+					res.Body.Close()
+					mu.Lock()
+					statuses[res.StatusCode]++
+					if res.StatusCode == http.StatusAccepted {
+						acked[m["workflow-id"].(string)] = true
+					}
+					mu.Unlock()
+					if res.StatusCode != http.StatusServiceUnavailable {
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		})
+	}
+	// SIGTERM each process in turn, and start it again.
+	for _, p := range procs {
+		time.Sleep(400 * time.Millisecond)
+		p.stop()
+		require.NoError(t, <-p.done, "%s shut down cleanly", p.role)
+		time.Sleep(200 * time.Millisecond)
+		start(p)
+	}
+	time.Sleep(400 * time.Millisecond)
+	stopLoad()
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Greater(t, len(acked), 50, "load flowed: %v", statuses)
+	for code, n := range statuses {
+		require.True(t, code == http.StatusAccepted || code == http.StatusServiceUnavailable, "unexpected %d ×%d", code, n)
+	}
+	ids := make([]string, 0, len(acked))
+	for id := range acked {
+		ids = append(ids, "'"+id+"'")
+	}
+	inList := "(" + strings.Join(ids, ",") + ")"
+	require.Eventually(t, func() bool {
+		var ended int
+		require.NoError(t, queryRow(t, env["DATABASE_URL"], "SELECT count(*) FROM workflows WHERE status IN ('COMPLETED','FAILED') AND id IN "+inList).Scan(&ended))
+		return ended == len(acked)
+	}, 60*time.Second, 100*time.Millisecond, "every acknowledged request reaches an end state")
+	var completed, total int
+	require.NoError(t, queryRow(t, env["DATABASE_URL"], "SELECT count(*) FILTER (WHERE status = 'COMPLETED'), count(*) FROM workflows WHERE id IN "+inList).Scan(&completed, &total))
+	require.Equal(t, len(acked), total, "nothing acknowledged is missing")
+	require.Equal(t, len(acked), completed, "all completed")
+	t.Logf("acknowledged %d; answers %v", len(acked), statuses)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	_, port, _ := strings.Cut(freeAddr(t), ":")
+	p, err := strconv.Atoi(port)
+	require.NoError(t, err)
+	return p
+}

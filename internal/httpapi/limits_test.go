@@ -1,0 +1,111 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/patientlink/patientlink/internal/httpapi"
+	"github.com/patientlink/patientlink/internal/metrics"
+)
+
+// Must show (issue 7): a customer over its rate gets 429 with Retry-After;
+// another customer is not affected.
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(d *httpapi.Deps) { d.RateLimit, d.RateBurst = 0.5, 3 })
+	var codes []int
+	var limited response
+	for i := range 5 {
+		res := b.postLink(t, "k-"+strconv.Itoa(i), patientBody(uuid.New(), "Rate Limited"))
+		codes = append(codes, res.status)
+		if res.status == http.StatusTooManyRequests {
+			limited = res
+		}
+	}
+	require.Equal(t, []int{202, 202, 202, 429, 429}, codes)
+	require.Equal(t, "application/problem+json", limited.header.Get("Content-Type"))
+	retry, err := strconv.Atoi(limited.header.Get("Retry-After"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, retry, 1)
+	require.LessOrEqual(t, retry, 2)
+	require.Contains(t, string(limited.body), "/problems/rate-limited")
+	require.Equal(t, 3, count(t, b.pool, "SELECT count(*) FROM workflows"), "a limited request stores nothing")
+
+	_, other := b.newCustomer(t)
+	res := b.do(t, http.MethodPost, "/link", map[string]string{"Customer-Token": other, "Idempotency-Key": "k", "Content-Type": "application/json"}, patientBody(uuid.New(), "Other"))
+	require.Equal(t, http.StatusAccepted, res.status, "limits are per customer")
+}
+
+// The status is cheap to poll: an ETag, 304 for If-None-Match, and
+// Retry-After while pending.
+func TestLinkStatusConditional(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.postLink(t, "k", patientBody(uuid.New(), "Polled Often")).json(t)["workflow-id"].(string)
+	auth := map[string]string{"Customer-Token": b.token}
+
+	first := b.do(t, http.MethodGet, "/link/status/"+id, auth, "")
+	require.Equal(t, http.StatusOK, first.status)
+	etag := first.header.Get("ETag")
+	require.NotEmpty(t, etag)
+	require.Equal(t, "2", first.header.Get("Retry-After"), "pending: come back later")
+
+	same := b.do(t, http.MethodGet, "/link/status/"+id, map[string]string{"Customer-Token": b.token, "If-None-Match": etag}, "")
+	require.Equal(t, http.StatusNotModified, same.status)
+	require.Empty(t, same.body)
+	require.Equal(t, etag, same.header.Get("ETag"))
+
+	_, err := b.pool.Exec(t.Context(), "UPDATE workflows SET status = 'FAILED', reason = 'x', ended_at = now() WHERE id = $1", id)
+	require.NoError(t, err)
+	changed := b.do(t, http.MethodGet, "/link/status/"+id, map[string]string{"Customer-Token": b.token, "If-None-Match": etag}, "")
+	require.Equal(t, http.StatusOK, changed.status, "a changed workflow is sent again")
+	require.NotEqual(t, etag, changed.header.Get("ETag"))
+	require.Empty(t, changed.header.Get("Retry-After"), "an ended workflow needs no more polling")
+}
+
+// Requests over the in-flight cap are shed with 503 and Retry-After.
+func TestLoadShedding(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(d *httpapi.Deps) { d.MaxInFlight = 1 })
+	// One slot: hold it with a request whose body never finishes arriving.
+	pr, pw := newPipe()
+	req, err := http.NewRequest(http.MethodPost, b.url+"/link", pr)
+	require.NoError(t, err)
+	req.Header.Set("Customer-Token", b.token)
+	req.Header.Set("Idempotency-Key", "slow")
+	req.Header.Set("Content-Type", "application/json")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+	}()
+	_, _ = pw.Write([]byte(`{"patient":`))
+	require.Eventually(t, func() bool {
+		res := b.do(t, http.MethodGet, "/link/status/"+uuid.NewString(), map[string]string{"Customer-Token": b.token}, "")
+		return res.status == http.StatusServiceUnavailable && res.header.Get("Retry-After") == "1"
+	}, 5e9, 1e7)
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/healthz", nil, "").status, "health is never shed")
+	pw.Close()
+	<-done
+}
+
+// Metrics are labelled by route template, never by raw path.
+func TestMetricsByRoute(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(d *httpapi.Deps) { d.Metrics, d.ServeMetrics = metrics.New(), true })
+	b.postLink(t, "k", patientBody(uuid.New(), "Counted"))
+	b.do(t, http.MethodGet, "/link/status/"+uuid.NewString(), map[string]string{"Customer-Token": b.token}, "")
+	res := b.do(t, http.MethodGet, "/metrics", nil, "")
+	require.Equal(t, http.StatusOK, res.status)
+	body := string(res.body)
+	require.Contains(t, body, `patientlink_http_requests_total{code="202",route="POST /link"} 1`)
+	require.Contains(t, body, `patientlink_http_requests_total{code="404",route="GET /link/status/{workflowID}"} 1`)
+	require.Contains(t, body, `patientlink_http_request_duration_seconds_bucket{route="POST /link"`)
+}
