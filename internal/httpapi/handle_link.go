@@ -161,6 +161,9 @@ func writeAcknowledgement(d Deps, w http.ResponseWriter, r *http.Request, resp p
 		serverError(d.Logger, w, r, err)
 		return
 	}
+	if resp.WorkflowID != uuid.Nil {
+		noteWorkflow(r.Context(), resp.WorkflowID.String(), replayed)
+	}
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}

@@ -19,7 +19,22 @@ type ctxKey int
 const (
 	ctxRequestID ctxKey = iota
 	ctxCustomer
+	ctxLogNotes
 )
+
+// logNotes collects what a handler learns that the access log line should
+// carry, so one line ties the request id to its workflow.
+type logNotes struct {
+	workflowID string
+	replayed   bool
+}
+
+// noteWorkflow names the workflow a request concerns in its log line.
+func noteWorkflow(ctx context.Context, id string, replayed bool) {
+	if n, ok := ctx.Value(ctxLogNotes).(*logNotes); ok {
+		n.workflowID, n.replayed = id, replayed
+	}
+}
 
 // withRequestID takes a sane X-Request-Id from the caller or makes one, and
 // echoes it.
@@ -69,18 +84,23 @@ func withAccessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
+		notes := &logNotes{}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxLogNotes, notes)))
 		level := slog.LevelInfo
 		if rec.status >= 500 {
 			level = slog.LevelError
 		}
-		logger.LogAttrs(r.Context(), level, "http request",
+		attrs := []slog.Attr{
 			slog.String("request_id", requestID(r.Context())),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)),
-		)
+		}
+		if notes.workflowID != "" {
+			attrs = append(attrs, slog.String("workflow_id", notes.workflowID), slog.Bool("replayed", notes.replayed))
+		}
+		logger.LogAttrs(r.Context(), level, "http request", attrs...)
 	})
 }
 
