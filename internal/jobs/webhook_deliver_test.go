@@ -2,13 +2,20 @@ package jobs_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patientlink/patientlink/internal/jobs"
 	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/webhooksig"
 )
 
 // A webhook aimed at a private or metadata address is refused at dial time
@@ -48,4 +55,40 @@ func TestWebhookForbiddenTargetThenRedeliver(t *testing.T) {
 			require.Equal(t, []string{"RECEIVED", "IN_PROGRESS", "LINKED", "FAILED", "LINKED", "COMPLETED"}, history(t, b, wf.ID))
 		})
 	}
+}
+
+// During a secret rotation each delivery carries two signatures: a receiver
+// holding only the old secret, or only the new one, verifies it.
+func TestWebhookSignedWithBothSecretsDuringRotation(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	newSecret, err := webhooksig.NewSecret()
+	require.NoError(t, err)
+	oldSecret := b.customer.WebhookSecret
+	_, err = b.store.CustomerRotateSecret(context.Background(), b.customer.ID, newSecret, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+
+	var mu sync.Mutex
+	var oldOK, newOK bool
+	var sigs string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		oldOK = webhooksig.Verify(oldSecret, r.Header, body, time.Now()) == nil
+		newOK = webhooksig.Verify(newSecret, r.Header, body, time.Now()) == nil
+		sigs = r.Header.Get("webhook-signature")
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	_, err = b.pool.Exec(context.Background(), "UPDATE customers SET webhook_url = $1 WHERE id = $2", srv.URL+"/hook", b.customer.ID)
+	require.NoError(t, err)
+
+	wf := b.waitDone(t, b.submit(t, link.RequestLink, uuid.New(), "Nobody Atall", "1901-01-01"))
+	require.Equal(t, link.StateCompleted, wf.Status)
+	mu.Lock()
+	defer mu.Unlock()
+	require.True(t, oldOK, "the old secret still verifies during the overlap")
+	require.True(t, newOK, "the new secret verifies")
+	require.Len(t, strings.Fields(sigs), 2)
 }
