@@ -1,4 +1,6 @@
 package main
 
-// openAPISpec is served at /openapi.yaml (set from docs/ once embedded).
-var openAPISpec []byte
+import "github.com/patientlink/patientlink/docs"
+
+// openAPISpec is served at /openapi.yaml.
+var openAPISpec = docs.OpenAPI

@@ -27,8 +27,10 @@ func isUnavailable(err error) bool {
 }
 
 // handleReadyz answers 200 when the database answers and its schema is at
-// the version this binary expects, else 503: a load balancer sends no
-// traffic to a process that could only fail.
+// least the version this binary expects, else 503: a load balancer sends no
+// traffic to a process that could only fail. A newer schema is fine —
+// migrations are additive, and a rolling deploy migrates before the new
+// binaries start, so the old ones must stay ready meanwhile.
 func handleReadyz(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -40,8 +42,8 @@ func handleReadyz(d Deps) http.Handler {
 			detail = "the database is not reachable"
 		case dirty:
 			detail = fmt.Sprintf("schema version %d is dirty: a migration failed half-way", version)
-		case uint(version) != d.SchemaVersion:
-			detail = fmt.Sprintf("schema version %d, this binary expects %d: run patientlink migrate up", version, d.SchemaVersion)
+		case uint(version) < d.SchemaVersion:
+			detail = fmt.Sprintf("schema version %d, this binary needs %d: run patientlink migrate up", version, d.SchemaVersion)
 		}
 		if detail != "" {
 			p := problem(http.StatusServiceUnavailable, "not-ready", "Not ready", detail)
