@@ -5,7 +5,7 @@ SQLC_VERSION := v1.31.1
 SQLC        := $(BIN)/sqlc-$(SQLC_VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build vet fmt-check generate verify db-start db-stop ci
+.PHONY: help run test build vet fmt-check generate verify db-start db-stop ci chaos chaos-ci
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,4 +43,10 @@ db-start: ## start the private development Postgres (prints its URL)
 db-stop: ## stop the private development Postgres
 	$(GO) run ./cmd/patientlink dev-db stop
 
-ci: vet fmt-check verify test ## what .ci/run runs
+chaos: ## reliability suite, full profile (~14 min): real processes, kill -9, Postgres stop, outages
+	$(GO) run ./cmd/chaos --profile full --report .data/chaos-report.md
+
+chaos-ci: ## reliability suite, CI profile (scenarios 1, 2, 3, 6; ~4 min)
+	$(GO) run ./cmd/chaos --profile ci
+
+ci: vet fmt-check verify test ## what .ci/run runs (plus fuzz smoke, govulncheck, chaos-ci)

@@ -85,8 +85,17 @@ func RiverConfig(s Settings, w Workers) *river.Config {
 		CompletedJobRetentionPeriod: s.CompletedRetention,
 		CancelledJobRetentionPeriod: s.CancelledRetention,
 		DiscardedJobRetentionPeriod: s.DiscardedRetention,
+		RescueStuckJobsAfter:        RescueStuckJobsAfter,
 	}
 }
+
+// RescueStuckJobsAfter is when River's rescuer hands a job whose worker died
+// (kill -9, OOM, a lost node) back for a retry. River's default of an hour
+// left such workflows stuck for an hour: reconciliation counts a running job
+// as live and leaves its workflow alone. River still waits for each kind's
+// own timeout (webhook.deliver's is 2 minutes) before rescuing, and a job
+// run twice is harmless: outcomes are recorded under the workflow's lock.
+const RescueStuckJobsAfter = time.Minute
 
 // appendPeriodic schedules a maintenance job every interval. River inserts
 // periodic jobs from the elected leader only, so one fires per interval

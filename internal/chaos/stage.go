@@ -1,0 +1,296 @@
+package chaos
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/patientlink/patientlink/internal/indexsim"
+	"github.com/patientlink/patientlink/internal/webhooksink"
+)
+
+// suite is one run: the binary, the private cluster and the secrets every
+// scenario's processes share.
+type suite struct {
+	bin     string
+	dir     string // run directory: logs of every scenario
+	pg      *cluster
+	log     io.Writer
+	secrets map[string]string
+}
+
+func newSecrets() map[string]string {
+	key := func() string {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		return base64.StdEncoding.EncodeToString(b)
+	}
+	return map[string]string{
+		"PATIENTLINK_TOKEN_SECRET":          key(),
+		"PATIENTLINK_DATA_KEY":              key(),
+		"PATIENTLINK_INDEX_CALLBACK_SECRET": "chaos-" + rand.Text(),
+	}
+}
+
+// ServiceEnv is what makes the service fast enough for the suite: short
+// polls, retries and reconciliation, no rate limit. Scenarios override
+// single values.
+var ServiceEnv = map[string]string{
+	"PATIENTLINK_FETCH_POLL_INTERVAL":     "100ms",
+	"PATIENTLINK_WEBHOOK_RETRY_SCHEDULE":  "0s,200ms,500ms,1s,2s,5s,10s,10s,10s,10s",
+	"PATIENTLINK_RETRY_BASE":              "100ms",
+	"PATIENTLINK_RECONCILE_INTERVAL":      "2s",
+	"PATIENTLINK_RECONCILE_AFTER":         "5s",
+	"PATIENTLINK_RATE_LIMIT":              "0",
+	"PATIENTLINK_ALLOW_INSECURE_WEBHOOKS": "true",
+	"PATIENTLINK_INDEX_TIMEOUT":           "2s",
+	"PATIENTLINK_WEBHOOK_TIMEOUT":         "5s",
+	"PATIENTLINK_LOG_FORMAT":              "json",
+	"PATIENTLINK_LOG_LEVEL":               "info",
+}
+
+// stageOpts shape one scenario's deployment.
+type stageOpts struct {
+	APIs, Workers int
+	Patients      int               // index population size
+	Env           map[string]string // overrides of ServiceEnv
+}
+
+// stage is one scenario's deployment: its own database, index simulator,
+// webhook receiver, customer and patientlink processes.
+type stage struct {
+	n       int
+	dir     string
+	dbURL   string
+	db      *pgxpool.Pool // the suite's own view of the database
+	env     []string
+	sim     *indexsim.Server
+	simURL  string
+	sink    *webhooksink.Sink
+	sinkURL string
+	token   string
+	apis    []*Proc
+	workers []*Proc
+	client  *Client
+	closers []func()
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// serve serves h on a fresh loopback port until the stage closes.
+func (st *stage) serve(h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	st.closers = append(st.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			_ = srv.Close()
+		}
+	})
+	return "http://" + ln.Addr().String(), nil
+}
+
+// newStage deploys scenario n. The caller must close the stage, even when
+// newStage fails.
+func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error) {
+	st := &stage{n: n, dir: filepath.Join(s.dir, fmt.Sprintf("scenario-%d", n))}
+	if err := os.MkdirAll(st.dir, 0o755); err != nil {
+		return st, err
+	}
+	var err error
+	if st.dbURL, err = s.pg.createDatabase(ctx, fmt.Sprintf("chaos_s%d", n)); err != nil {
+		return st, err
+	}
+
+	// The index simulator and the webhook receiver run in this process, on
+	// loopback: the suite reads their counters directly.
+	simLog, err := os.Create(filepath.Join(st.dir, "index-sim.log"))
+	if err != nil {
+		return st, err
+	}
+	st.closers = append(st.closers, func() { simLog.Close() })
+	st.sim = indexsim.New(indexsim.Config{Seed: 1, Size: max(o.Patients, 1000), HangFor: 30 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(simLog, nil))})
+	st.closers = append(st.closers, st.sim.Close)
+	if st.simURL, err = st.serve(st.sim.Handler()); err != nil {
+		return st, err
+	}
+	var sinkHandler atomic.Pointer[http.Handler]
+	if st.sinkURL, err = st.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := sinkHandler.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+	})); err != nil {
+		return st, err
+	}
+
+	vars := map[string]string{}
+	for k, v := range s.secrets {
+		vars[k] = v
+	}
+	for k, v := range ServiceEnv {
+		vars[k] = v
+	}
+	for k, v := range o.Env {
+		vars[k] = v
+	}
+	vars["DATABASE_URL"] = st.dbURL
+	vars["PATIENTLINK_INDEX_URL"] = st.simURL
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PATIENTLINK_") && !strings.HasPrefix(kv, "DATABASE_URL=") {
+			st.env = append(st.env, kv)
+		}
+	}
+	for k, v := range vars {
+		st.env = append(st.env, k+"="+v)
+	}
+
+	if _, err := runCommand(ctx, s.bin, st.env, "migrate", "up"); err != nil {
+		return st, err
+	}
+	out, err := runCommand(ctx, s.bin, st.env, "customer", "create", "--name", fmt.Sprintf("chaos-%d", n),
+		"--webhook-url", st.sinkURL+"/hook", "--json")
+	if err != nil {
+		return st, err
+	}
+	var created struct {
+		Token         string `json:"token"`
+		WebhookSecret string `json:"webhook_secret"`
+	}
+	if err := json.Unmarshal(out, &created); err != nil {
+		return st, fmt.Errorf("error reading customer create output: %w", err)
+	}
+	st.token = created.Token
+	sinkLog, err := os.Create(filepath.Join(st.dir, "webhook-sink.log"))
+	if err != nil {
+		return st, err
+	}
+	st.closers = append(st.closers, func() { sinkLog.Close() })
+	st.sink = webhooksink.New(webhooksink.Config{Secrets: []string{created.WebhookSecret}, Out: sinkLog})
+	h := st.sink.Handler()
+	sinkHandler.Store(&h)
+
+	if st.db, err = pgxpool.New(ctx, st.dbURL+"&pool_max_conns=4"); err != nil {
+		return st, fmt.Errorf("error connecting to %s: %w", st.dbURL, err)
+	}
+
+	var urls []string
+	for i := range o.APIs {
+		addr, err := freeAddr()
+		if err != nil {
+			return st, err
+		}
+		p := newProc(s.bin, fmt.Sprintf("api-%d", i+1), "api", addr, st.dir, st.env)
+		st.apis = append(st.apis, p)
+		urls = append(urls, "http://"+addr)
+	}
+	for i := range o.Workers {
+		addr, err := freeAddr()
+		if err != nil {
+			return st, err
+		}
+		st.workers = append(st.workers, newProc(s.bin, fmt.Sprintf("worker-%d", i+1), "worker", addr, st.dir, st.env))
+	}
+	for _, p := range st.procs() {
+		if err := p.Start(); err != nil {
+			return st, err
+		}
+	}
+	for _, p := range st.procs() {
+		if err := p.WaitReady(ctx, 30*time.Second); err != nil {
+			return st, err
+		}
+	}
+	st.client = NewClient(urls, st.token)
+	return st, nil
+}
+
+func (st *stage) procs() []*Proc { return append(append([]*Proc{}, st.apis...), st.workers...) }
+
+// close stops every process (SIGTERM, then SIGKILL) and the in-process
+// servers. It is safe on a half-built stage.
+func (st *stage) close() {
+	for _, p := range st.procs() {
+		p.Stop(5 * time.Second)
+	}
+	if st.db != nil {
+		st.db.Close()
+	}
+	for i := len(st.closers) - 1; i >= 0; i-- {
+		st.closers[i]()
+	}
+}
+
+// patients picks n patients: nine in ten known to the index (each a
+// different index patient, so none CONFLICTs), one in ten unknown.
+func (st *stage) patients(n int) []Patient {
+	pop := st.sim.Population()
+	out := make([]Patient, 0, n)
+	k := 0
+	for i := range n {
+		if i%10 == 9 || k >= len(pop) {
+			out = append(out, Patient{ID: uuid.New(), Name: "Nemo " + strings.ToUpper(rand.Text()[:6]) + " Unknown", DOB: "1925-06-15"})
+			continue
+		}
+		p := pop[k]
+		k++
+		out = append(out, Patient{ID: uuid.New(), Name: p.FullName, DOB: p.DOB, InternalID: p.ID})
+	}
+	return out
+}
+
+// requests makes one request (one Idempotency-Key) per patient.
+func requests(prefix string, patients []Patient) []*Request {
+	out := make([]*Request, len(patients))
+	for i, p := range patients {
+		out[i] = &Request{Key: fmt.Sprintf("%s-%05d-%s", prefix, i, rand.Text()[:8]), Patient: p}
+	}
+	return out
+}
+
+// setFaults changes the simulator's faults through its HTTP control API,
+// as an operator would.
+func (st *stage) setFaults(ctx context.Context, faults string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.simURL+"/_sim/faults", strings.NewReader(faults))
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(res.Body)
+		return fmt.Errorf("POST /_sim/faults: HTTP %d: %s", res.StatusCode, body)
+	}
+	return nil
+}
