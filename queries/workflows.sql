@@ -1,15 +1,34 @@
--- name: WorkflowCreate :one
--- The workflow, its first history event and its sealed payload, in one
--- round trip. A LINK is refused when the patient is already linked, a
--- DELINK when it is not: no row comes back, and linked_workflow_id of
--- WorkflowLinkedMapping says why.
-WITH linked AS (
+-- name: WorkflowCreateClaimingKey :one
+-- An acknowledgement's writes in one round trip: claims (customer, key)
+-- and, only if that succeeded, inserts the workflow, its first history
+-- event and its sealed payload.
+-- The claim: a live key row held by another transaction makes this wait
+-- for it; an expired one is taken over. claimed = 0: the key is taken and
+-- nothing was written (read it with IdempotencyKeyGet).
+-- The workflow: a LINK is refused when the patient is already linked, a
+-- DELINK when it is not: created = 0, and linked_workflow_id says why.
+-- (One statement instead of two saves a round trip inside the
+-- transaction: see BENCHMARKS.md.)
+WITH k AS (
+    INSERT INTO idempotency_keys AS ik (customer_id, key, request_hash, response_status, response_body, workflow_id, expires_at)
+    VALUES (@customer_id, @key, @request_hash, @response_status, @response_body, @id::uuid, now() + make_interval(secs => @ttl_seconds::float8))
+    ON CONFLICT (customer_id, key) DO UPDATE
+        SET request_hash = EXCLUDED.request_hash,
+            response_status = EXCLUDED.response_status,
+            response_body = EXCLUDED.response_body,
+            workflow_id = EXCLUDED.workflow_id,
+            created_at = now(),
+            expires_at = EXCLUDED.expires_at
+        WHERE ik.expires_at <= now()
+    RETURNING ik.created_at
+), linked AS (
     SELECT m.workflow_id FROM patient_mappings m
     WHERE m.customer_id = @customer_id AND m.customer_patient_id = @patient_id AND m.status = 'LINKED'
 ), w AS (
     INSERT INTO workflows (id, customer_id, patient_id, request_type, status, webhook_url)
     SELECT @id, @customer_id, @patient_id, @request_type, 'RECEIVED', @webhook_url
-    WHERE (@request_type::text = 'LINK') = NOT EXISTS (SELECT 1 FROM linked)
+    WHERE EXISTS (SELECT 1 FROM k)
+      AND (@request_type::text = 'LINK') = NOT EXISTS (SELECT 1 FROM linked)
     RETURNING *
 ), e AS (
     INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, attempt)
@@ -18,7 +37,9 @@ WITH linked AS (
     INSERT INTO request_payloads (workflow_id, key_id, sealed)
     SELECT w.id, @key_id, @sealed FROM w WHERE @key_id::text <> ''
 )
-SELECT (SELECT count(*) FROM w)::int AS created, COALESCE((SELECT linked.workflow_id FROM linked), '00000000-0000-0000-0000-000000000000'::uuid)::uuid AS linked_workflow_id;
+SELECT (SELECT count(*) FROM k)::int AS claimed,
+       (SELECT count(*) FROM w)::int AS created,
+       COALESCE((SELECT linked.workflow_id FROM linked), '00000000-0000-0000-0000-000000000000'::uuid)::uuid AS linked_workflow_id;
 
 -- name: WorkflowGetByID :one
 SELECT * FROM workflows WHERE id = @id;

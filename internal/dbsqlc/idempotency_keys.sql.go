@@ -7,54 +7,12 @@ package dbsqlc
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 )
 
-const idempotencyKeyClaim = `-- name: IdempotencyKeyClaim :one
-INSERT INTO idempotency_keys AS k (customer_id, key, request_hash, response_status, response_body, workflow_id, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7::float8))
-ON CONFLICT (customer_id, key) DO UPDATE
-    SET request_hash = EXCLUDED.request_hash,
-        response_status = EXCLUDED.response_status,
-        response_body = EXCLUDED.response_body,
-        workflow_id = EXCLUDED.workflow_id,
-        created_at = now(),
-        expires_at = EXCLUDED.expires_at
-    WHERE k.expires_at <= now()
-RETURNING k.created_at
-`
-
-type IdempotencyKeyClaimParams struct {
-	CustomerID     uuid.UUID
-	Key            string
-	RequestHash    []byte
-	ResponseStatus int32
-	ResponseBody   []byte
-	WorkflowID     *uuid.UUID
-	TTLSeconds     float64
-}
-
-// Claims (customer, key) for this request. A live row held by another
-// transaction makes this wait for it; an expired one is taken over. No row
-// back means the key is taken: read it with IdempotencyKeyGet.
-func (q *Queries) IdempotencyKeyClaim(ctx context.Context, db DBTX, arg IdempotencyKeyClaimParams) (time.Time, error) {
-	row := db.QueryRow(ctx, idempotencyKeyClaim,
-		arg.CustomerID,
-		arg.Key,
-		arg.RequestHash,
-		arg.ResponseStatus,
-		arg.ResponseBody,
-		arg.WorkflowID,
-		arg.TTLSeconds,
-	)
-	var created_at time.Time
-	err := row.Scan(&created_at)
-	return created_at, err
-}
-
 const idempotencyKeyGet = `-- name: IdempotencyKeyGet :one
+
 SELECT customer_id, key, request_hash, response_status, response_body, workflow_id, created_at, expires_at FROM idempotency_keys
 WHERE customer_id = $1 AND key = $2 AND expires_at > now()
 `
@@ -64,6 +22,8 @@ type IdempotencyKeyGetParams struct {
 	Key        string
 }
 
+// Keys are claimed by WorkflowCreateClaimingKey (queries/workflows.sql), in
+// the statement that writes the workflow.
 func (q *Queries) IdempotencyKeyGet(ctx context.Context, db DBTX, arg IdempotencyKeyGetParams) (IdempotencyKey, error) {
 	row := db.QueryRow(ctx, idempotencyKeyGet, arg.CustomerID, arg.Key)
 	var i IdempotencyKey

@@ -12,56 +12,88 @@ import (
 	"github.com/google/uuid"
 )
 
-const workflowCreate = `-- name: WorkflowCreate :one
-WITH linked AS (
+const workflowCreateClaimingKey = `-- name: WorkflowCreateClaimingKey :one
+WITH k AS (
+    INSERT INTO idempotency_keys AS ik (customer_id, key, request_hash, response_status, response_body, workflow_id, expires_at)
+    VALUES ($1, $2, $3, $4, $5, $6::uuid, now() + make_interval(secs => $7::float8))
+    ON CONFLICT (customer_id, key) DO UPDATE
+        SET request_hash = EXCLUDED.request_hash,
+            response_status = EXCLUDED.response_status,
+            response_body = EXCLUDED.response_body,
+            workflow_id = EXCLUDED.workflow_id,
+            created_at = now(),
+            expires_at = EXCLUDED.expires_at
+        WHERE ik.expires_at <= now()
+    RETURNING ik.created_at
+), linked AS (
     SELECT m.workflow_id FROM patient_mappings m
-    WHERE m.customer_id = $1 AND m.customer_patient_id = $2 AND m.status = 'LINKED'
+    WHERE m.customer_id = $1 AND m.customer_patient_id = $8 AND m.status = 'LINKED'
 ), w AS (
     INSERT INTO workflows (id, customer_id, patient_id, request_type, status, webhook_url)
-    SELECT $3, $1, $2, $4, 'RECEIVED', $5
-    WHERE ($4::text = 'LINK') = NOT EXISTS (SELECT 1 FROM linked)
+    SELECT $6, $1, $8, $9, 'RECEIVED', $10
+    WHERE EXISTS (SELECT 1 FROM k)
+      AND ($9::text = 'LINK') = NOT EXISTS (SELECT 1 FROM linked)
     RETURNING id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count
 ), e AS (
     INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, attempt)
     SELECT w.id, w.customer_id, w.request_type, NULL, w.status, w.attempt FROM w
 ), p AS (
     INSERT INTO request_payloads (workflow_id, key_id, sealed)
-    SELECT w.id, $6, $7 FROM w WHERE $6::text <> ''
+    SELECT w.id, $11, $12 FROM w WHERE $11::text <> ''
 )
-SELECT (SELECT count(*) FROM w)::int AS created, COALESCE((SELECT linked.workflow_id FROM linked), '00000000-0000-0000-0000-000000000000'::uuid)::uuid AS linked_workflow_id
+SELECT (SELECT count(*) FROM k)::int AS claimed,
+       (SELECT count(*) FROM w)::int AS created,
+       COALESCE((SELECT linked.workflow_id FROM linked), '00000000-0000-0000-0000-000000000000'::uuid)::uuid AS linked_workflow_id
 `
 
-type WorkflowCreateParams struct {
-	CustomerID  uuid.UUID
-	PatientID   uuid.UUID
-	ID          uuid.UUID
-	RequestType string
-	WebhookURL  *string
-	KeyID       string
-	Sealed      []byte
+type WorkflowCreateClaimingKeyParams struct {
+	CustomerID     uuid.UUID
+	Key            string
+	RequestHash    []byte
+	ResponseStatus int32
+	ResponseBody   []byte
+	ID             uuid.UUID
+	TTLSeconds     float64
+	PatientID      uuid.UUID
+	RequestType    string
+	WebhookURL     *string
+	KeyID          string
+	Sealed         []byte
 }
 
-type WorkflowCreateRow struct {
+type WorkflowCreateClaimingKeyRow struct {
+	Claimed          int32
 	Created          int32
 	LinkedWorkflowID uuid.UUID
 }
 
-// The workflow, its first history event and its sealed payload, in one
-// round trip. A LINK is refused when the patient is already linked, a
-// DELINK when it is not: no row comes back, and linked_workflow_id of
-// WorkflowLinkedMapping says why.
-func (q *Queries) WorkflowCreate(ctx context.Context, db DBTX, arg WorkflowCreateParams) (WorkflowCreateRow, error) {
-	row := db.QueryRow(ctx, workflowCreate,
+// An acknowledgement's writes in one round trip: claims (customer, key)
+// and, only if that succeeded, inserts the workflow, its first history
+// event and its sealed payload.
+// The claim: a live key row held by another transaction makes this wait
+// for it; an expired one is taken over. claimed = 0: the key is taken and
+// nothing was written (read it with IdempotencyKeyGet).
+// The workflow: a LINK is refused when the patient is already linked, a
+// DELINK when it is not: created = 0, and linked_workflow_id says why.
+// (One statement instead of two saves a round trip inside the
+// transaction: see BENCHMARKS.md.)
+func (q *Queries) WorkflowCreateClaimingKey(ctx context.Context, db DBTX, arg WorkflowCreateClaimingKeyParams) (WorkflowCreateClaimingKeyRow, error) {
+	row := db.QueryRow(ctx, workflowCreateClaimingKey,
 		arg.CustomerID,
-		arg.PatientID,
+		arg.Key,
+		arg.RequestHash,
+		arg.ResponseStatus,
+		arg.ResponseBody,
 		arg.ID,
+		arg.TTLSeconds,
+		arg.PatientID,
 		arg.RequestType,
 		arg.WebhookURL,
 		arg.KeyID,
 		arg.Sealed,
 	)
-	var i WorkflowCreateRow
-	err := row.Scan(&i.Created, &i.LinkedWorkflowID)
+	var i WorkflowCreateClaimingKeyRow
+	err := row.Scan(&i.Claimed, &i.Created, &i.LinkedWorkflowID)
 	return i, err
 }
 

@@ -51,38 +51,32 @@ type Enqueue func(ctx context.Context, tx pgx.Tx) error
 // wait for the first to commit and then replay its answer.
 func (s *Store) Acknowledge(ctx context.Context, in Intake, enqueue Enqueue) (resp Response, replayed bool, err error) {
 	err = s.WithTx(ctx, func(tx pgx.Tx) error {
-		_, err := s.q.IdempotencyKeyClaim(ctx, tx, dbsqlc.IdempotencyKeyClaimParams{
+		// One round trip claims the key and, if that succeeded, writes the
+		// workflow, its first event and its payload.
+		created, err := s.q.WorkflowCreateClaimingKey(ctx, tx, dbsqlc.WorkflowCreateClaimingKeyParams{
 			CustomerID:     in.CustomerID,
 			Key:            in.IdempotencyKey,
 			RequestHash:    in.RequestHash,
 			ResponseStatus: int32(in.Response.Status),
 			ResponseBody:   in.Response.Body,
-			WorkflowID:     &in.WorkflowID,
+			ID:             in.WorkflowID,
 			TTLSeconds:     in.IdempotencyTTL.Seconds(),
-		})
-		if errors.Is(err, pgx.ErrNoRows) {
-			resp, err = s.replay(ctx, tx, in)
-			replayed = err == nil
-			return err
-		}
-		if err != nil {
-			return fmt.Errorf("error claiming idempotency key: %w", err)
-		}
-
-		created, err := s.q.WorkflowCreate(ctx, tx, dbsqlc.WorkflowCreateParams{
-			ID:          in.WorkflowID,
-			CustomerID:  in.CustomerID,
-			PatientID:   in.PatientID,
-			RequestType: string(in.RequestType),
-			WebhookURL:  nullString(in.WebhookURL),
-			KeyID:       in.PayloadKeyID,
-			Sealed:      in.Payload,
+			PatientID:      in.PatientID,
+			RequestType:    string(in.RequestType),
+			WebhookURL:     nullString(in.WebhookURL),
+			KeyID:          in.PayloadKeyID,
+			Sealed:         in.Payload,
 		})
 		if isUniqueViolation(err, "workflows_one_open_per_patient") {
 			return errOpenWorkflow
 		}
 		if err != nil {
-			return fmt.Errorf("error inserting workflow: %w", err)
+			return fmt.Errorf("error claiming idempotency key and inserting workflow: %w", err)
+		}
+		if created.Claimed == 0 {
+			resp, err = s.replay(ctx, tx, in)
+			replayed = err == nil
+			return err
 		}
 		if created.Created == 0 {
 			if in.RequestType == link.RequestDelink {
