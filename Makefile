@@ -5,7 +5,7 @@ SQLC_VERSION := v1.31.1
 SQLC        := $(BIN)/sqlc-$(SQLC_VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build vet fmt-check generate verify db-start db-stop ci chaos chaos-ci
+.PHONY: help run test build vet fmt-check generate verify db-start db-stop ci chaos chaos-ci bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ db-start: ## start the private development Postgres (prints its URL)
 
 db-stop: ## stop the private development Postgres
 	$(GO) run ./cmd/patientlink dev-db stop
+
+bench: ## benchmark: throughput, latency, memory vs the pgbench ceiling (~7 min; BENCH_FLAGS=--quick for ~1): bench-results/, BENCHMARKS.md
+	$(GO) run ./cmd/linkbench $(BENCH_FLAGS)
 
 chaos: ## reliability suite, full profile (~14 min): real processes, kill -9, Postgres stop, outages
 	$(GO) run ./cmd/chaos --profile full --report .data/chaos-report.md

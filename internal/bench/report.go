@@ -1,0 +1,193 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// printReport writes the run's tables.
+func printReport(out io.Writer, rep *Report) {
+	m := rep.Machine
+	fmt.Fprintf(out, "\npatientlink benchmark — %s profile, commit %s, %s, %.0fs\n", rep.Options.Profile, rep.Commit, rep.Go, rep.Seconds)
+	fmt.Fprintf(out, "machine: %d CPUs (%s), %.1f GiB, fdatasync %.0f/s; PostgreSQL %s, shared_buffers %s, synchronous_commit %s, wal_sync_method %s\n",
+		m.CPUs, m.CPUModel, m.MemoryGiB, m.FdatasyncPS, rep.Postgres["server_version"], rep.Postgres["shared_buffers"],
+		rep.Postgres["synchronous_commit"], rep.Postgres["wal_sync_method"])
+	fmt.Fprintf(out, "results: %s\n", rep.Dir)
+
+	fmt.Fprintf(out, "\nThroughput and latency (ms; warm-up excluded; e2e = 202 → webhook received, done = RECEIVED → COMPLETED events)\n")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tload\tack/s\tp50\tp95\tp99\tmax\twebhooks/s\te2e p50\tp95\tp99\tmax\tdone p50\tdone p99\terrors\t")
+	for _, p := range rep.Phases {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", p.Name, load(p),
+			rate(p.Ack.PerSec, p.Ack.Count), f1(p.Ack.P50MS), f1(p.Ack.P95MS), f1(p.Ack.P99MS), f1(p.Ack.MaxMS),
+			rate(p.E2E.PerSec, p.E2E.Count), f1(p.E2E.P50MS), f1(p.E2E.P95MS), f1(p.E2E.P99MS), f1(p.E2E.MaxMS),
+			f1(p.E2EDone.P50MS), f1(p.E2EDone.P99MS), errorsOf(p))
+	}
+	tw.Flush()
+
+	fmt.Fprintf(out, "\nResources while measuring (CPU in cores of %d; RSS = VmHWM) and PostgreSQL work per link (per acknowledgement in closed-loop ack phases)\n", m.CPUs)
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tserve\tpostgres\tindex-sim\tharness\tother\tbusy\tiowait\tserve ms/link\tserve RSS MB\ttx/link\tWAL syncs/link\ttop waits (backends)\t")
+	for _, p := range rep.Phases {
+		res := p.Resources
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f%%\t%.0f%%\t%s\t%.0f\t%.1f\t%.2f\t%s\t\n", p.Name,
+			res.Cores["serve"], res.Cores["postgres"], res.Cores["index-sim"], res.Cores["harness"], res.Cores["other"], 100*res.MachineBusy, 100*res.IOWait,
+			f1(res.CPUPerLink), res.PeakRSSMB["serve"], p.TxPerLink, p.SyncPerLink, topWaits(p.Waits, 3))
+	}
+	tw.Flush()
+
+	if len(rep.Pgbench) > 0 {
+		fmt.Fprintf(out, "\nCeiling: pgbench -M prepared replaying the SQL (sealed payload %d B; River's insert NOTIFY on %d%% of ack.sql's inserts, %d%% of the whole link's, as measured)\n",
+			rep.PayloadBytes, rep.NotifyPct[ScriptAck], rep.NotifyPct[ScriptLink])
+		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "script\tclients\truns/s\tp50\tp95\tp99\tmax\ttx/run\tpostgres\tbusy\tfailed\ttop waits (backends)\t")
+		for _, name := range []string{ScriptAck, ScriptLink} {
+			pb := rep.Pgbench[name]
+			if pb == nil {
+				continue
+			}
+			label := "ack.sql"
+			if name == ScriptLink {
+				label = "ack.sql+link_worker.sql"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%.1f\t%.2f\t%.0f%%\t%d\t%s\t\n", label, pb.Clients, pb.Latency.PerSec,
+				f1(pb.Latency.P50MS), f1(pb.Latency.P95MS), f1(pb.Latency.P99MS), f1(pb.Latency.MaxMS), pb.TxPerRun,
+				pb.Resources.Cores["postgres"], 100*pb.Resources.MachineBusy, pb.Failed, topWaits(pb.Waits, 3))
+		}
+		tw.Flush()
+	}
+
+	if len(rep.Ratios) > 0 {
+		fmt.Fprintf(out, "\nOurs ÷ ceiling\n")
+		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		for _, r := range rep.Ratios {
+			fmt.Fprintf(tw, "  %s\t%.0f / %.0f\t= %.2f\n", r.What, r.Ours, r.Ceiling, r.Ratio)
+		}
+		tw.Flush()
+	}
+	if len(rep.Targets) > 0 {
+		fmt.Fprintf(out, "\nTargets\n")
+		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		for _, t := range rep.Targets {
+			mark := "MISSED"
+			if t.Met {
+				mark = "met"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.Goal, t.Got, mark)
+		}
+		tw.Flush()
+	}
+
+	if len(rep.Sweep) > 0 {
+		fmt.Fprintf(out, "\nSettings sweep: whole links, %d clients each waiting for its webhook (first row: the defaults)\n", rep.Options.E2EConcurrency)
+		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "settings\tlinks/s\te2e p50\te2e p99\tack p99\tserve\tpostgres\tother\tserve ms/link\tRSS MB\ttx/link\terrors\t")
+		for _, p := range rep.Sweep {
+			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%s\t%.0f\t%.1f\t%s\t\n", p.Settings.Label(), p.E2E.PerSec,
+				f1(p.E2E.P50MS), f1(p.E2E.P99MS), f1(p.Ack.P99MS), p.Resources.Cores["serve"], p.Resources.Cores["postgres"], p.Resources.Cores["other"],
+				f1(p.Resources.CPUPerLink), p.Resources.PeakRSSMB["serve"], p.TxPerLink, errorsOf(p))
+		}
+		tw.Flush()
+	}
+
+	if len(rep.AckSteps) > 0 {
+		fmt.Fprintf(out, "\nGo steps of one acknowledgement, in process (outside the database)\n")
+		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "step\tµs/op\tallocs/op\tB/op\t")
+		for _, s := range rep.AckSteps {
+			fmt.Fprintf(tw, "%s\t%.1f\t%.0f\t%.0f\t\n", s.Step, s.NsPerOp/1000, s.AllocsPerOp, s.BytesPerOp)
+		}
+		tw.Flush()
+	}
+	for _, name := range []string{"ack, role api", "open, role api, ½ peak ack", "end-to-end, role all"} {
+		for _, p := range rep.Phases {
+			if p.Name != name || len(p.Statements) == 0 {
+				continue
+			}
+			fmt.Fprintf(out, "\nStatements of %q (pg_stat_statements; per link = calls ÷ %d links)\n", name, p.Links)
+			tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "statement\tper link\tmean ms\tmax ms\tshare of exec time\t")
+			for i, st := range p.Statements {
+				if i == 12 {
+					break
+				}
+				fmt.Fprintf(tw, "%s\t%.2f\t%.3f\t%.1f\t%.0f%%\t\n", st.Name, st.PerLink, st.MeanMS, st.MaxMS, 100*st.ShareExec)
+			}
+			tw.Flush()
+		}
+	}
+	if len(rep.Notes) > 0 {
+		fmt.Fprintf(out, "\nNotes\n")
+		for _, n := range rep.Notes {
+			fmt.Fprintf(out, "  - %s\n", n)
+		}
+	}
+	fmt.Fprintln(out)
+}
+
+func load(p *PhaseResult) string {
+	switch p.Mode {
+	case "open":
+		return fmt.Sprintf("%.0f/s open", p.Rate)
+	case "e2e":
+		return fmt.Sprintf("C=%d e2e", p.Concurrency)
+	case "drain":
+		return "backlog"
+	}
+	return fmt.Sprintf("C=%d", p.Concurrency)
+}
+
+func rate(perSec float64, count int) string {
+	if count == 0 && perSec == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f", perSec)
+}
+
+func f1(v float64) string {
+	if v == 0 {
+		return "–"
+	}
+	if v >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func errorsOf(p *PhaseResult) string {
+	all := Counts{}
+	for k, v := range p.AckErrors {
+		all[k] += v
+	}
+	for k, v := range p.E2EErrors {
+		all[k] += v
+	}
+	if len(all) == 0 {
+		return "0"
+	}
+	total := float64(max(p.Requests, 1))
+	var parts []string
+	for _, k := range all.Sorted() {
+		parts = append(parts, fmt.Sprintf("%s %.2f%%", k, 100*float64(all[k])/total))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func topWaits(w []WaitShare, n int) string {
+	w = append([]WaitShare{}, w...)
+	sort.SliceStable(w, func(i, j int) bool { return w[i].Backends > w[j].Backends })
+	var parts []string
+	for i, s := range w {
+		if i == n {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %.1f", strings.TrimPrefix(s.What, "active: "), s.Backends))
+	}
+	if len(parts) == 0 {
+		return "–"
+	}
+	return strings.Join(parts, "; ")
+}
