@@ -108,7 +108,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 		"-c listen_addresses=127.0.0.1",
 		"-p " + strconv.Itoa(c.Port),
 		"-c unix_socket_directories=''",
-		"-c max_connections=300",
+		"-c max_connections=1000", // parallel test packages each open pools
 		"-c shared_buffers=256MB",
 		"-c log_min_messages=warning",
 	}, " ")
