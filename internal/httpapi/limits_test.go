@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -66,38 +65,6 @@ func TestLinkStatusConditional(t *testing.T) {
 	require.Equal(t, http.StatusOK, changed.status, "a changed workflow is sent again")
 	require.NotEqual(t, etag, changed.header.Get("ETag"))
 	require.Empty(t, changed.header.Get("Retry-After"), "an ended workflow needs no more polling")
-}
-
-// Requests over the in-flight cap are shed with 503 and Retry-After.
-func TestLoadShedding(t *testing.T) {
-	t.Parallel()
-	b := setup(t, func(d *httpapi.Deps) { d.MaxInFlight = 1 })
-	// One slot: hold it with a request whose body never finishes arriving.
-	// The index callback reads its body before anything else, so the slot
-	// is held without depending on the database.
-	pr, pw := newPipe()
-	defer pw.Close() // on every exit, or the server's Close waits forever
-	req, err := http.NewRequest(http.MethodPost, b.url+"/internal/search-results/srch_slow", pr)
-	require.NoError(t, err)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		res, err := http.DefaultClient.Do(req)
-		if err == nil {
-			res.Body.Close()
-		}
-	}()
-	_, _ = pw.Write([]byte(`{"search-id":`))
-	require.Eventually(t, func() bool {
-		res := b.do(t, http.MethodGet, "/link/status/"+uuid.NewString(), map[string]string{"Customer-Token": b.token}, "")
-		return res.status == http.StatusServiceUnavailable && res.header.Get("Retry-After") == "1"
-	}, 10*time.Second, 10*time.Millisecond)
-	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/healthz", nil, "").status, "health is never shed")
-	pw.Close()
-	<-done
-	require.Eventually(t, func() bool {
-		return b.do(t, http.MethodGet, "/link/status/"+uuid.NewString(), map[string]string{"Customer-Token": b.token}, "").status == http.StatusNotFound
-	}, 10*time.Second, 10*time.Millisecond, "the slot is free again")
 }
 
 // Metrics are labelled by route template, never by raw path.

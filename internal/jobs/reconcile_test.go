@@ -259,8 +259,10 @@ func TestPeriodicJobsFireOncePerInterval(t *testing.T) {
 		require.GreaterOrEqual(t, len(times), 4, kind)
 		span := times[len(times)-1].Sub(times[0])
 		require.LessOrEqual(t, len(times), int(span/every)+2, "%s fired %d times in %s: more than once per interval", kind, len(times), span)
+		// Two leaders firing the same period would insert within
+		// milliseconds of each other; a late schedule under load is not that.
 		for i := 1; i < len(times); i++ {
-			require.Greater(t, times[i].Sub(times[i-1]), every/2, "%s fired twice within one interval", kind)
+			require.Greater(t, times[i].Sub(times[i-1]), 100*time.Millisecond, "%s fired twice at once", kind)
 		}
 	}
 }
