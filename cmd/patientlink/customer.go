@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,6 +15,7 @@ import (
 	"github.com/patientlink/patientlink/internal/config"
 	"github.com/patientlink/patientlink/internal/link"
 	"github.com/patientlink/patientlink/internal/postgres"
+	"github.com/patientlink/patientlink/internal/webhook"
 	"github.com/patientlink/patientlink/internal/webhooksig"
 )
 
@@ -127,8 +127,8 @@ func customerCreate(ctx context.Context, args []string, cfg config.Admin, store 
 	if *name == "" || *webhookURL == "" {
 		return fmt.Errorf("customer create needs --name and --webhook-url")
 	}
-	if err := checkWebhookURL(*webhookURL, cfg.AllowInsecureWebhooks); err != nil {
-		return err
+	if err := webhook.ValidateURL(*webhookURL, cfg.AllowInsecureWebhooks); err != nil {
+		return fmt.Errorf("--webhook-url: %w (http only with PATIENTLINK_ALLOW_INSECURE_WEBHOOKS=true)", err)
 	}
 	secret, err := webhooksig.NewSecret()
 	if err != nil {
@@ -147,18 +147,5 @@ func customerCreate(ctx context.Context, args []string, cfg config.Admin, store 
 		return json.NewEncoder(stdout).Encode(out)
 	}
 	fmt.Fprintf(stdout, "id:             %s\ntoken:          %s\nwebhook secret: %s\n", out.ID, out.Token, out.WebhookSecret)
-	return nil
-}
-
-// checkWebhookURL accepts https URLs, and http ones only in insecure
-// (development) mode.
-func checkWebhookURL(raw string, allowInsecure bool) error {
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return fmt.Errorf("--webhook-url must be an absolute URL without credentials or fragment")
-	}
-	if u.Scheme != "https" && !(allowInsecure && u.Scheme == "http") {
-		return fmt.Errorf("--webhook-url must use https (http only with PATIENTLINK_ALLOW_INSECURE_WEBHOOKS=true)")
-	}
 	return nil
 }

@@ -234,8 +234,8 @@ func (p *LinkProcessor) recordOutcome(ctx context.Context, client *river.Client[
 	if err != nil {
 		return err
 	}
-	if _, err := client.InsertTx(ctx, tx, WebhookDeliverArgs{WorkflowID: wf.ID, EventID: EventID(wf.ID, wf.Attempt)}, nil); err != nil {
-		return fmt.Errorf("error enqueueing notification: %w", err)
+	if err := queueNotification(ctx, client, tx, wf); err != nil {
+		return err
 	}
 	if err := finishOnly(ctx, tx, finish); err != nil {
 		return err
@@ -254,11 +254,8 @@ func (p *LinkProcessor) fail(ctx context.Context, wf link.Workflow, job *river.J
 		if err != nil {
 			return ignoreRace(err)
 		}
-		if err := p.Store.ResetNotification(ctx, tx, failed); err != nil {
+		if err := renotify(ctx, p.Store, client, tx, failed); err != nil {
 			return err
-		}
-		if _, err := client.InsertTx(ctx, tx, WebhookDeliverArgs{WorkflowID: wf.ID, EventID: EventID(wf.ID, failed.Attempt)}, nil); err != nil {
-			return fmt.Errorf("error enqueueing notification: %w", err)
 		}
 		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
 		return err

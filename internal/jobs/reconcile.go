@@ -81,11 +81,7 @@ func (r *Reconciler) reconcile(ctx context.Context, client *river.Client[pgx.Tx]
 		if err != nil {
 			return false, err
 		}
-		if err := r.Store.ResetNotification(ctx, tx, failedWF); err != nil {
-			return false, err
-		}
-		_, err = client.InsertTx(ctx, tx, WebhookDeliverArgs{WorkflowID: wf.ID, EventID: EventID(wf.ID, failedWF.Attempt)}, nil)
-		return true, err
+		return true, renotify(ctx, r.Store, client, tx, failedWF)
 	}
 	count, err := r.Store.MarkReconciled(ctx, tx, wf)
 	if err != nil {
@@ -93,7 +89,7 @@ func (r *Reconciler) reconcile(ctx context.Context, client *river.Client[pgx.Tx]
 	}
 	r.Logger.Info("workflow put back to work", "workflow_id", wf.ID, "status", wf.Status, "reconcile_attempt", count)
 	if wf.Status.IsOutcome() {
-		_, err = client.InsertTx(ctx, tx, WebhookDeliverArgs{WorkflowID: wf.ID, EventID: EventID(wf.ID, wf.Attempt)}, nil)
+		err = queueNotification(ctx, client, tx, wf)
 	} else {
 		_, err = client.InsertTx(ctx, tx, LinkProcessArgs{WorkflowID: wf.ID, CustomerID: wf.CustomerID, RequestType: wf.RequestType}, nil)
 	}

@@ -220,16 +220,31 @@ func Redeliver(ctx context.Context, store *postgres.Store, client *river.Client[
 				return err
 			}
 		}
-		if err := store.ResetNotification(ctx, tx, wf); err != nil {
-			return err
-		}
-		if _, err := client.InsertTx(ctx, tx, WebhookDeliverArgs{WorkflowID: wf.ID, EventID: EventID(wf.ID, wf.Attempt)}, nil); err != nil {
+		if err := renotify(ctx, store, client, tx, wf); err != nil {
 			return err
 		}
 		out = wf
 		return nil
 	})
 	return out, err
+}
+
+// queueNotification inserts the delivery of wf's current event, in tx. The
+// job is unique per workflow and event, so queueing twice is one delivery.
+func queueNotification(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx, wf link.Workflow) error {
+	if _, err := client.InsertTx(ctx, tx, WebhookDeliverArgs{WorkflowID: wf.ID, EventID: EventID(wf.ID, wf.Attempt)}, nil); err != nil {
+		return fmt.Errorf("error enqueueing notification: %w", err)
+	}
+	return nil
+}
+
+// renotify starts a fresh notification of wf (after FAILED, or an
+// operator's redelivery) and queues it, in tx.
+func renotify(ctx context.Context, store *postgres.Store, client *river.Client[pgx.Tx], tx pgx.Tx, wf link.Workflow) error {
+	if err := store.ResetNotification(ctx, tx, wf); err != nil {
+		return err
+	}
+	return queueNotification(ctx, client, tx, wf)
 }
 
 // ErrNothingToRedeliver says a workflow has no outcome to tell.
