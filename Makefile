@@ -23,7 +23,7 @@ vet: ## go vet
 	$(GO) vet ./...
 
 fmt-check: ## fail when gofmt would change a file
-	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^internal/dbsqlc/')); \
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '/internal/dbsqlc/')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 $(SQLC):
@@ -31,7 +31,7 @@ $(SQLC):
 	GOBIN=$(BIN) CGO_ENABLED=1 $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
 	mv $(BIN)/sqlc $(SQLC)
 
-generate: $(SQLC) ## regenerate internal/dbsqlc from queries/ and migrations/
+generate: $(SQLC) ## regenerate internal/postgres/internal/dbsqlc from queries/ and migrations/
 	$(SQLC) generate
 
 verify: $(SQLC) ## fail when the committed sqlc output is stale

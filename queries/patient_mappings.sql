@@ -32,6 +32,3 @@ SELECT * FROM patient_mappings
 WHERE customer_id = @customer_id AND customer_patient_id = @customer_patient_id
 ORDER BY (status = 'LINKED') DESC, id DESC
 LIMIT 1;
-
--- name: MappingGetByWorkflow :one
-SELECT * FROM patient_mappings WHERE workflow_id = @workflow_id;

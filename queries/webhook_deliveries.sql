@@ -17,6 +17,3 @@ RETURNING d.id;
 -- name: WebhookNotifyReset :exec
 -- A fresh notification (a new outcome, or an operator's redelivery).
 UPDATE workflows SET notify_status = 'pending', notify_attempts = 0, notify_last_error = NULL WHERE id = @id;
-
--- name: WebhookDeliveryListByWorkflow :many
-SELECT * FROM webhook_deliveries WHERE workflow_id = @workflow_id ORDER BY id;

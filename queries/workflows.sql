@@ -44,9 +44,6 @@ SELECT (SELECT count(*) FROM k)::int AS claimed,
 -- name: WorkflowGetByID :one
 SELECT * FROM workflows WHERE id = @id;
 
--- name: WorkflowGetForCustomer :one
-SELECT * FROM workflows WHERE id = @id AND customer_id = @customer_id;
-
 -- name: WorkflowGetBySearchID :one
 SELECT * FROM workflows WHERE search_id = @search_id;
 
@@ -87,10 +84,11 @@ FROM w;
 -- name: WorkflowStatusGet :one
 SELECT status FROM workflows WHERE id = @id;
 
--- name: WorkflowLockStatus :one
--- Locks the workflow row for the rest of the transaction: whoever records
--- an outcome holds it, so a racing duplicate waits and then sees the result.
-SELECT status FROM workflows WHERE id = @id FOR UPDATE;
+-- name: WorkflowLock :one
+-- Locks the workflow row for the rest of the transaction and reads it
+-- there: whoever records an outcome holds it, so a racing duplicate waits
+-- and then sees the result.
+SELECT * FROM workflows WHERE id = @id FOR UPDATE;
 
 -- name: WorkflowGetWithCustomerStatus :one
 -- A status poll's one read: the workflow, if this customer owns it, with
@@ -99,3 +97,40 @@ SELECT sqlc.embed(w), c.status AS customer_status
 FROM workflows AS w
 JOIN customers AS c ON c.id = w.customer_id
 WHERE w.id = @id AND w.customer_id = @customer_id;
+
+-- name: WorkflowCountPendingByStatus :many
+SELECT w.status, count(*)::int AS n FROM workflows AS w
+WHERE w.status NOT IN ('COMPLETED', 'FAILED')
+GROUP BY w.status;
+
+-- name: WorkflowListStuck :many
+-- Pending workflows with no progress for older_than_seconds and no live
+-- River job: lost work. Rows are locked, and rows another reconciler holds
+-- are skipped, so concurrent passes split the work instead of doubling it.
+SELECT w.* FROM workflows AS w
+WHERE w.status NOT IN ('COMPLETED', 'FAILED')
+  AND w.updated_at < now() - make_interval(secs => @older_than_seconds::float8)
+  AND NOT EXISTS (
+      SELECT 1 FROM river_job AS j
+      WHERE j.args @> jsonb_build_object('workflow_id', w.id::text)
+        AND j.state IN ('available', 'pending', 'running', 'retryable', 'scheduled')
+  )
+ORDER BY w.updated_at
+LIMIT @max_rows
+FOR UPDATE OF w SKIP LOCKED;
+
+-- name: WorkflowReconcileMark :one
+-- Counts a reconcile attempt and records it in the history.
+WITH w AS (
+    UPDATE workflows AS wf
+    SET reconcile_count = wf.reconcile_count + 1, updated_at = now()
+    WHERE wf.id = @id
+    RETURNING wf.*
+), e AS (
+    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt)
+    SELECT w.id, w.customer_id, w.request_type, w.status, w.status, 'reconcile', w.reconcile_count FROM w
+)
+SELECT w.reconcile_count FROM w;
+
+-- name: WorkflowReconcileReset :exec
+UPDATE workflows SET reconcile_count = 0 WHERE id = @id;

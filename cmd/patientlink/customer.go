@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/patientlink/patientlink/internal/auth"
 	"github.com/patientlink/patientlink/internal/config"
@@ -25,17 +24,17 @@ func runCustomer(ctx context.Context, args []string, getenv func(string) string,
 	if len(args) == 0 {
 		return fmt.Errorf(customerUsage)
 	}
-	cfg, err := config.LoadAdmin(getenv)
+	cfg, err := config.Load(getenv, config.SectionDatabase|config.SectionTokens|config.SectionWebhook)
 	if err != nil {
 		return err
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := postgres.Open(ctx, cfg.Database)
 	if err != nil {
-		return fmt.Errorf("error opening database: %w", err)
+		return err
 	}
 	defer pool.Close()
-	store := postgres.New(pool)
-	tokens := auth.NewTokens(cfg.TokenSecret, cfg.TokenPrevious...)
+	store := postgres.New(pool, nil)
+	tokens := auth.NewTokens(cfg.Tokens.Secret, cfg.Tokens.Previous...)
 
 	switch args[0] {
 	case "create":
@@ -48,7 +47,7 @@ func runCustomer(ctx context.Context, args []string, getenv func(string) string,
 		if _, err := store.Customer(ctx, id); err != nil {
 			return fmt.Errorf("customer %s: %w", id, err)
 		}
-		token, err := tokens.Issue(id, cfg.TokenTTL)
+		token, err := tokens.Issue(id, cfg.Tokens.TTL)
 		if err != nil {
 			return err
 		}
@@ -116,7 +115,7 @@ type createdCustomer struct {
 	WebhookSecret string    `json:"webhook_secret"`
 }
 
-func customerCreate(ctx context.Context, args []string, cfg config.Admin, store *postgres.Store, tokens *auth.Tokens, stdout io.Writer) error {
+func customerCreate(ctx context.Context, args []string, cfg config.Config, store *postgres.Store, tokens *auth.Tokens, stdout io.Writer) error {
 	fs := flag.NewFlagSet("customer create", flag.ContinueOnError)
 	name := fs.String("name", "", "customer name")
 	webhookURL := fs.String("webhook-url", "", "where outcomes are delivered")
@@ -127,7 +126,7 @@ func customerCreate(ctx context.Context, args []string, cfg config.Admin, store 
 	if *name == "" || *webhookURL == "" {
 		return fmt.Errorf("customer create needs --name and --webhook-url")
 	}
-	if err := webhook.ValidateURL(*webhookURL, cfg.AllowInsecureWebhooks); err != nil {
+	if err := webhook.ValidateURL(*webhookURL, cfg.Webhook.AllowInsecure); err != nil {
 		return fmt.Errorf("--webhook-url: %w (http only with PATIENTLINK_ALLOW_INSECURE_WEBHOOKS=true)", err)
 	}
 	secret, err := webhooksig.NewSecret()
@@ -138,7 +137,7 @@ func customerCreate(ctx context.Context, args []string, cfg config.Admin, store 
 	if err != nil {
 		return err
 	}
-	token, err := tokens.Issue(c.ID, cfg.TokenTTL)
+	token, err := tokens.Issue(c.ID, cfg.Tokens.TTL)
 	if err != nil {
 		return err
 	}

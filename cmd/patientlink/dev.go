@@ -14,8 +14,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/patientlink/patientlink/internal/config"
 	"github.com/patientlink/patientlink/internal/indexsim"
 	"github.com/patientlink/patientlink/internal/link"
@@ -78,8 +76,8 @@ patientlink development setup
 	defer cancel()
 	var wg sync.WaitGroup
 	for name, start := range map[string]func() error{
-		"index-sim":    func() error { return indexsim.Main(ctx, simArgs, stdout, stderr) },
-		"webhook-sink": func() error { return webhooksink.Main(ctx, sinkArgs, stdout, stderr) },
+		"index-sim":    func() error { return indexsim.Main(ctx, simArgs, getenv, stdout, stderr) },
+		"webhook-sink": func() error { return webhooksink.Main(ctx, sinkArgs, getenv, stdout, stderr) },
 	} {
 		wg.Go(func() {
 			if err := start(); err != nil && ctx.Err() == nil {
@@ -102,7 +100,7 @@ func devEnv(ctx context.Context, getenv func(string) string, stderr io.Writer) (
 		"PATIENTLINK_LOG_FORMAT":              "text",
 	}
 	if getenv("DATABASE_URL") == "" {
-		url, err := startDevDB(ctx, devCluster(stderr))
+		url, err := startDevDB(ctx, devCluster(getenv, stderr))
 		if err != nil {
 			return nil, err
 		}
@@ -174,16 +172,16 @@ const demoWebhookURL = "http://127.0.0.1:8091/webhook"
 func ensureDemoCustomer(ctx context.Context, env func(string) string) (createdCustomer, error) {
 	path := filepath.Join(devDir, "demo.json")
 	var demo createdCustomer
-	cfg, err := config.LoadAdmin(env)
+	cfg, err := config.Load(env, config.SectionDatabase)
 	if err != nil {
 		return demo, err
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := postgres.Open(ctx, cfg.Database)
 	if err != nil {
 		return demo, err
 	}
 	defer pool.Close()
-	store := postgres.New(pool)
+	store := postgres.New(pool, nil)
 	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &demo) == nil {
 		if _, err := store.Customer(ctx, demo.ID); err == nil {
 			return demo, nil

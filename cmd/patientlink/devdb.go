@@ -4,24 +4,23 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/patientlink/patientlink/internal/pgcluster"
 )
 
 // devCluster is the private cluster under .data/ of the working directory.
-func devCluster(log io.Writer) *pgcluster.Cluster {
-	return &pgcluster.Cluster{Dir: filepath.Join(".data", "pg"), Port: pgcluster.Port(os.Getenv), Log: log}
+func devCluster(getenv func(string) string, log io.Writer) *pgcluster.Cluster {
+	return &pgcluster.Cluster{Dir: filepath.Join(".data", "pg"), Port: pgcluster.Port(getenv), Log: log}
 }
 
 const devDatabase = "patientlink"
 
-func runDevDB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runDevDB(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) != 1 {
 		return fmt.Errorf("usage: patientlink dev-db start|stop|url")
 	}
-	c := devCluster(stderr)
+	c := devCluster(getenv, stderr)
 	switch args[0] {
 	case "start":
 		url, err := startDevDB(ctx, c)

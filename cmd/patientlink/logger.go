@@ -7,12 +7,15 @@ import (
 	"time"
 
 	"github.com/lmittmann/tint"
+
+	"github.com/patientlink/patientlink/internal/config"
 )
 
 // newLogger logs coloured text to a terminal and JSON to anything else.
-func newLogger(w io.Writer, format, level string) *slog.Logger {
+func newLogger(w io.Writer, cfg config.Log) *slog.Logger {
+	format := cfg.Format
 	var lvl slog.Level
-	_ = lvl.UnmarshalText([]byte(level))
+	_ = lvl.UnmarshalText([]byte(cfg.Level))
 	if format == "auto" {
 		format = "json"
 		if f, ok := w.(*os.File); ok {

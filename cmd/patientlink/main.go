@@ -64,17 +64,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "dev":
 		return runDev(ctx, rest, getenv, stdout, stderr)
 	case "dev-db":
-		return runDevDB(ctx, rest, stdout, stderr)
+		return runDevDB(ctx, rest, getenv, stdout, stderr)
 	case "reconcile":
 		return runReconcile(ctx, rest, getenv, stdout, stderr)
 	case "workflow":
-		return runWorkflow(ctx, rest, getenv, stdout)
+		return runWorkflow(ctx, rest, getenv, stdout, stderr)
 	case "webhooks":
-		return runWebhooks(ctx, rest, getenv, stdout)
+		return runWebhooks(ctx, rest, getenv, stdout, stderr)
 	case "index-sim":
-		return indexsim.Main(ctx, rest, stdout, stderr)
+		return indexsim.Main(ctx, rest, getenv, stdout, stderr)
 	case "webhook-sink":
-		return webhooksink.Main(ctx, rest, stdout, stderr)
+		return webhooksink.Main(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

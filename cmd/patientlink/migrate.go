@@ -10,10 +10,11 @@ import (
 )
 
 func runMigrate(args []string, getenv func(string) string, stdout io.Writer) error {
-	dbURL, err := config.RequireDatabase(getenv)
+	cfg, err := config.Load(getenv, config.SectionDatabase)
 	if err != nil {
 		return err
 	}
+	dbURL := cfg.Database.URL
 	if len(args) == 0 {
 		return fmt.Errorf("usage: patientlink migrate up|down [N]|version")
 	}

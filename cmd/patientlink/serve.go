@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
@@ -23,11 +21,11 @@ import (
 	"github.com/patientlink/patientlink/internal/httpapi"
 	"github.com/patientlink/patientlink/internal/index"
 	"github.com/patientlink/patientlink/internal/jobs"
-	"github.com/patientlink/patientlink/internal/link"
 	"github.com/patientlink/patientlink/internal/metrics"
 	"github.com/patientlink/patientlink/internal/postgres"
 	"github.com/patientlink/patientlink/internal/schema"
 	"github.com/patientlink/patientlink/internal/webhook"
+	"github.com/patientlink/patientlink/internal/workflow"
 )
 
 // runServe runs the API, the workers or both until ctx ends, then shuts
@@ -41,7 +39,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(getenv)
+	cfg, err := config.Load(getenv, config.SectionAll)
 	if err != nil {
 		return err
 	}
@@ -51,36 +49,40 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if cfg.Role != "api" && cfg.Role != "worker" && cfg.Role != "all" {
 		return fmt.Errorf("--role must be api, worker or all")
 	}
-	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel).With("role", cfg.Role)
+	logger := newLogger(stderr, cfg.Log).With("role", cfg.Role)
 	m := metrics.New()
 
-	pool, err := openPool(ctx, cfg)
+	pool, err := postgres.Open(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	keyring, err := cfg.NewKeyring()
+	keyring, err := cfg.Keys.Keyring()
 	if err != nil {
 		return err
 	}
-	store := postgres.New(pool, m)
-	processor := &jobs.LinkProcessor{
-		Store:   store,
-		Index:   jobs.InstrumentedIndex{Searcher: index.New(cfg.IndexURL, index.Options{Timeout: cfg.IndexTimeout, Logger: logger}), Metrics: m},
-		Keyring: keyring,
-		Policy:  link.Policy{Threshold: cfg.AutolinkThreshold, Margin: cfg.AutolinkMargin},
-		Logger:  logger,
-	}
+	svc := workflow.New(workflow.Deps{
+		Store:       postgres.New(pool, m),
+		Keyring:     keyring,
+		Index:       index.New(cfg.Index.URL, index.Options{Timeout: cfg.Index.Timeout, Logger: logger}),
+		Sender:      webhook.NewSender(webhook.Options{Timeout: cfg.Webhook.Timeout, AllowInsecure: cfg.Webhook.AllowInsecure, AllowCIDRs: cfg.Webhook.AllowCIDRs}),
+		Policy:      cfg.Index.Policy(),
+		Webhook:     cfg.Webhook,
+		Maintenance: cfg.Maintenance,
+		Logger:      logger,
+		Metrics:     m,
+	})
 
 	working := cfg.Role != "api"
 	riverConfig := &river.Config{Logger: logger}
 	if working {
-		riverConfig = workerRiverConfig(cfg, logger, store, processor, m)
+		riverConfig = jobs.RiverConfig(logger, cfg.Workers, cfg.Maintenance, svc)
 	}
 	riverClient, err := river.NewClient(riverpgxv5.New(pool), riverConfig)
 	if err != nil {
 		return fmt.Errorf("error creating River client: %w", err)
 	}
+	svc.UseRiver(riverClient)
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -90,12 +92,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := riverClient.Start(ctx); err != nil {
 			return fmt.Errorf("error starting River: %w", err)
 		}
-		logger.Info("River workers started", "link_workers", cfg.LinkWorkers, "webhook_workers", cfg.WebhookWorkers)
-		wg.Go(func() { jobs.Gauges{Store: store, Metrics: m, Logger: logger}.Run(bgCtx, 15*time.Second) })
+		logger.Info("River workers started", "link_workers", cfg.Workers.LinkWorkers, "webhook_workers", cfg.Workers.WebhookWorkers)
+		wg.Go(func() { svc.RunGauges(bgCtx, 15*time.Second) })
 	}
-	if cfg.OperatorAddr != "" {
+	if cfg.HTTP.OperatorAddr != "" {
 		wg.Go(func() {
-			if err := serveHTTP(bgCtx, logger, operatorServer(cfg.OperatorAddr, m), time.Second); err != nil {
+			if err := serveHTTP(bgCtx, logger, operatorServer(cfg.HTTP.OperatorAddr, m), time.Second); err != nil {
 				logger.Error("operator server stopped", "error", err)
 			}
 		})
@@ -108,71 +110,33 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		handler := httpapi.NewServer(httpapi.Deps{
-			Logger:                logger,
-			Store:                 store,
-			Tokens:                auth.NewTokens(cfg.TokenSecret, cfg.TokenPrevious...),
-			Keyring:               keyring,
-			River:                 riverClient,
-			Processor:             processor,
-			CallbackSecret:        cfg.IndexCallbackSecret,
-			AdminToken:            cfg.AdminToken,
-			Metrics:               m,
-			ServeMetrics:          cfg.OperatorAddr == "",
-			OpenAPI:               openAPISpec,
-			SchemaVersion:         latest,
-			AllowInsecureWebhooks: cfg.AllowInsecureWebhooks,
-			IdempotencyTTL:        cfg.IdempotencyTTL,
-			MaxBodyBytes:          cfg.MaxBodyBytes,
-			RateLimit:             cfg.RateLimit,
-			RateBurst:             cfg.RateBurst,
-			MaxInFlight:           cfg.MaxInFlight,
-			StatusRetryAfter:      cfg.StatusRetryAfter,
+			Logger:        logger,
+			Config:        cfg.HTTP,
+			Service:       svc,
+			Tokens:        auth.NewTokens(cfg.Tokens.Secret, cfg.Tokens.Previous...),
+			Metrics:       m,
+			OpenAPI:       openAPISpec,
+			SchemaVersion: latest,
 		})
 		srv := &http.Server{
-			Addr:              cfg.Addr,
+			Addr:              cfg.HTTP.Addr,
 			Handler:           handler,
-			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-			ReadTimeout:       cfg.ReadTimeout,
-			WriteTimeout:      cfg.WriteTimeout,
-			IdleTimeout:       cfg.IdleTimeout,
-			MaxHeaderBytes:    cfg.MaxHeaderBytes,
+			ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+			ReadTimeout:       cfg.HTTP.ReadTimeout,
+			WriteTimeout:      cfg.HTTP.WriteTimeout,
+			IdleTimeout:       cfg.HTTP.IdleTimeout,
+			MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		}
-		serveErr = serveHTTP(ctx, logger, srv, cfg.ShutdownTimeout)
+		serveErr = serveHTTP(ctx, logger, srv, cfg.HTTP.ShutdownTimeout)
 	} else {
 		<-ctx.Done()
 	}
 	if working {
-		stopRiver(logger, riverClient, cfg.RiverStopTimeout)
+		stopRiver(logger, riverClient, cfg.Workers.StopTimeout)
 	}
 	logger.Info("stopped")
 	return serveErr
-}
-
-func workerRiverConfig(cfg config.Config, logger *slog.Logger, store *postgres.Store, processor *jobs.LinkProcessor, m *metrics.Metrics) *river.Config {
-	return jobs.RiverConfig(jobs.Settings{
-		Logger:                logger,
-		LinkWorkers:           cfg.LinkWorkers,
-		WebhookWorkers:        cfg.WebhookWorkers,
-		FetchCooldown:         cfg.FetchCooldown,
-		FetchPollInterval:     cfg.FetchPollInterval,
-		ReconcileEvery:        cfg.ReconcileEvery,
-		StuckReportEvery:      cfg.StuckReportEvery,
-		PurgeIdempotencyEvery: cfg.PurgeIdempotencyEvery,
-		PurgePayloadsEvery:    cfg.PurgePayloadsEvery,
-		CompletedRetention:    cfg.JobRetentionCompleted,
-		CancelledRetention:    cfg.JobRetentionFailed,
-		DiscardedRetention:    cfg.JobRetentionFailed,
-	}, jobs.Workers{
-		Processor:  processor,
-		Retry:      jobs.Backoff{Base: cfg.RetryBase, Max: 5 * time.Minute},
-		Sender:     webhook.NewSender(webhook.Options{Timeout: cfg.WebhookTimeout, AllowInsecure: cfg.AllowInsecureWebhooks, AllowCIDRs: cfg.WebhookAllowCIDRs}),
-		Schedule:   cfg.WebhookSchedule,
-		Reconciler: newReconciler(store, logger, cfg),
-		Purger:     &jobs.Purger{Store: store, Logger: logger, BatchSize: cfg.PurgeBatch, PayloadRetention: cfg.PayloadRetention},
-		Reporter:   &jobs.Reporter{Store: store, Logger: logger, OnReport: func(r postgres.StuckReport) { m.SetStuckReport(r.PendingTotal) }},
-		Metrics:    m,
-	})
 }
 
 // operatorServer serves metrics and profiles apart from customer traffic.
@@ -185,10 +149,6 @@ func operatorServer(addr string, m *metrics.Metrics) *http.Server {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-}
-
-func newReconciler(store *postgres.Store, logger *slog.Logger, cfg config.Config) *jobs.Reconciler {
-	return &jobs.Reconciler{Store: store, Logger: logger, After: cfg.ReconcileAfter, Limit: cfg.ReconcileLimit, BatchSize: 500}
 }
 
 // stopRiver lets running jobs finish for up to soft, then cancels them: a
@@ -204,19 +164,6 @@ func stopRiver(logger *slog.Logger, client *river.Client[pgx.Tx], soft time.Dura
 	hardCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = client.StopAndCancel(hardCtx)
-}
-
-func openPool(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
-	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
-	if err != nil {
-		return nil, errors.New("DATABASE_URL is not a valid connection string")
-	}
-	pcfg.MaxConns = cfg.DBMaxConns
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("error opening database pool: %w", err)
-	}
-	return pool, nil
 }
 
 // serveHTTP serves srv until ctx ends; in-flight requests then get up to

@@ -7,32 +7,38 @@ import (
 	"io"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/patientlink/patientlink/internal/config"
-	"github.com/patientlink/patientlink/internal/jobs"
 	"github.com/patientlink/patientlink/internal/postgres"
+	"github.com/patientlink/patientlink/internal/workflow"
 )
 
-// operatorDeps opens what the operator commands need: a store and a River
-// client that only inserts.
-func operatorDeps(ctx context.Context, getenv func(string) string) (*postgres.Store, *river.Client[pgx.Tx], func(), error) {
-	cfg, err := config.Load(getenv)
+// operatorService opens what the operator commands need: the use cases
+// over a pool, with a River client that only inserts. They read only the
+// database, log and maintenance sections: no secrets.
+func operatorService(ctx context.Context, getenv func(string) string, stderr io.Writer) (*workflow.Service, func(), error) {
+	cfg, err := config.Load(getenv, config.SectionDatabase|config.SectionLog|config.SectionMaintenance)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	pool, err := openPool(ctx, cfg)
+	pool, err := postgres.Open(ctx, cfg.Database)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	if err != nil {
 		pool.Close()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return postgres.New(pool), client, pool.Close, nil
+	svc := workflow.New(workflow.Deps{
+		Store:       postgres.New(pool, nil),
+		Maintenance: cfg.Maintenance,
+		Logger:      newLogger(stderr, cfg.Log),
+	})
+	svc.UseRiver(client)
+	return svc, pool.Close, nil
 }
 
 // runReconcile is `patientlink reconcile --now`: one pass by hand.
@@ -46,17 +52,12 @@ func runReconcile(ctx context.Context, args []string, getenv func(string) string
 	if !*now {
 		return fmt.Errorf("usage: patientlink reconcile --now")
 	}
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		return err
-	}
-	store, client, done, err := operatorDeps(ctx, getenv)
+	svc, done, err := operatorService(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer done()
-	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
-	res, err := newReconciler(store, logger, cfg).Pass(ctx, client)
+	res, err := svc.Reconcile(ctx)
 	if err != nil {
 		return err
 	}
@@ -67,7 +68,7 @@ func runReconcile(ctx context.Context, args []string, getenv func(string) string
 const workflowUsage = "usage: patientlink workflow stop ID --reason TEXT | retry ID"
 
 // runWorkflow is the seed's wildcard: stop a workflow, or retry a failed one.
-func runWorkflow(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func runWorkflow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
 		return fmt.Errorf(workflowUsage)
 	}
@@ -75,34 +76,61 @@ func runWorkflow(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return fmt.Errorf("workflow id must be a UUID")
 	}
-	store, client, done, err := operatorDeps(ctx, getenv)
+	var reason string
+	switch args[0] {
+	case "stop":
+		fs := flag.NewFlagSet("workflow stop", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		fs.StringVar(&reason, "reason", "", "why (recorded as operator_stop: TEXT)")
+		if err := fs.Parse(args[2:]); err != nil {
+			return err
+		}
+		if reason == "" {
+			return fmt.Errorf("workflow stop needs --reason")
+		}
+	case "retry":
+	default:
+		return fmt.Errorf(workflowUsage)
+	}
+	svc, done, err := operatorService(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer done()
-	switch args[0] {
-	case "stop":
-		fs := flag.NewFlagSet("workflow stop", flag.ContinueOnError)
-		reason := fs.String("reason", "", "why (recorded as operator_stop: TEXT)")
-		if err := fs.Parse(args[2:]); err != nil {
-			return err
-		}
-		if *reason == "" {
-			return fmt.Errorf("workflow stop needs --reason")
-		}
-		wf, err := jobs.Stop(ctx, store, client, id, *reason)
+	if args[0] == "stop" {
+		wf, err := svc.Stop(ctx, id, reason)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "workflow %s is %s (%s)\n", wf.ID, wf.Status, wf.Reason)
-	case "retry":
-		wf, err := jobs.Retry(ctx, store, client, id)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "workflow %s is %s again (attempt %d)\n", wf.ID, wf.Status, wf.Attempt)
-	default:
-		return fmt.Errorf(workflowUsage)
+		return nil
 	}
+	wf, err := svc.Retry(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "workflow %s is %s again (attempt %d)\n", wf.ID, wf.Status, wf.Attempt)
+	return nil
+}
+
+// runWebhooks is `patientlink webhooks redeliver WORKFLOW-ID`.
+func runWebhooks(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) != 2 || args[0] != "redeliver" {
+		return fmt.Errorf("usage: patientlink webhooks redeliver WORKFLOW-ID")
+	}
+	id, err := uuid.Parse(args[1])
+	if err != nil {
+		return fmt.Errorf("workflow id must be a UUID")
+	}
+	svc, done, err := operatorService(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer done()
+	wf, err := svc.Redeliver(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "workflow %s (%s): notification queued again\n", wf.ID, wf.Status)
 	return nil
 }

@@ -19,26 +19,29 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/patientlink/patientlink/internal/auth"
+	"github.com/patientlink/patientlink/internal/config"
 	"github.com/patientlink/patientlink/internal/httpapi"
 	"github.com/patientlink/patientlink/internal/link"
 	"github.com/patientlink/patientlink/internal/pgtest"
 	"github.com/patientlink/patientlink/internal/postgres"
 	"github.com/patientlink/patientlink/internal/seal"
+	"github.com/patientlink/patientlink/internal/workflow"
 )
 
 type testBundle struct {
-	url    string
-	pool   *pgxpool.Pool
-	store  *postgres.Store
-	tokens *auth.Tokens
-	token  string // the first customer's
-	cust   link.Customer
+	url     string
+	pool    *pgxpool.Pool
+	store   *postgres.Store
+	keyring *seal.Keyring
+	tokens  *auth.Tokens
+	token   string // the first customer's
+	cust    link.Customer
 }
 
 func setup(t *testing.T, tweak ...func(*httpapi.Deps)) *testBundle {
 	t.Helper()
 	pool, _ := pgtest.Pool(t)
-	store := postgres.New(pool)
+	store := postgres.New(pool, nil)
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	dataKey := make([]byte, 32)
@@ -48,24 +51,25 @@ func setup(t *testing.T, tweak ...func(*httpapi.Deps)) *testBundle {
 	riverClient, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(t, err)
 	tokens := auth.NewTokens(secret)
+	defaults := config.Defaults()
+	svc := workflow.New(workflow.Deps{Store: store, Keyring: keyring, Webhook: defaults.Webhook, Maintenance: defaults.Maintenance})
+	svc.UseRiver(riverClient)
 
 	deps := httpapi.Deps{
-		Logger:           slog.New(slog.DiscardHandler),
-		Store:            store,
-		Tokens:           tokens,
-		Keyring:          keyring,
-		River:            riverClient,
-		IdempotencyTTL:   24 * time.Hour,
-		MaxBodyBytes:     64 << 10,
-		StatusRetryAfter: 2,
+		Logger:  slog.New(slog.DiscardHandler),
+		Config:  defaults.HTTP,
+		Service: svc,
+		Tokens:  tokens,
 	}
+	deps.Config.RateLimit = 0 // tests that limit say so
+	deps.Config.MaxInFlight = 0
 	for _, f := range tweak {
 		f(&deps)
 	}
 	srv := httptest.NewServer(httpapi.NewServer(deps))
 	t.Cleanup(srv.Close)
 
-	b := &testBundle{url: srv.URL, pool: pool, store: store, tokens: tokens}
+	b := &testBundle{url: srv.URL, pool: pool, store: store, keyring: keyring, tokens: tokens}
 	b.cust, b.token = b.newCustomer(t)
 	return b
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
-	"github.com/patientlink/patientlink/internal/jobs"
 	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/workflow"
 )
 
 // requireAdmin guards operator endpoints with the admin token; without a
@@ -39,11 +39,11 @@ func handleAdminRedeliver(d Deps) http.Handler {
 			writeProblem(w, r, errNotFound)
 			return
 		}
-		wf, err := jobs.Redeliver(r.Context(), d.Store, d.River, id)
+		wf, err := d.Service.Redeliver(r.Context(), id)
 		switch {
 		case errors.Is(err, link.ErrNotFound):
 			writeProblem(w, r, errNotFound)
-		case errors.Is(err, jobs.ErrNothingToRedeliver):
+		case errors.Is(err, workflow.ErrNothingToRedeliver):
 			writeProblem(w, r, problem(http.StatusConflict, "nothing-to-redeliver", "Nothing to redeliver", err.Error()))
 		case err != nil:
 			serverError(d.Logger, w, r, err)

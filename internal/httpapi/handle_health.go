@@ -35,7 +35,7 @@ func handleReadyz(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		version, dirty, err := d.Store.SchemaVersion(ctx)
+		version, dirty, err := d.Service.SchemaVersion(ctx)
 		var detail string
 		switch {
 		case err != nil:

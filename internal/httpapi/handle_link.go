@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,31 +9,21 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
-	"github.com/jackc/pgx/v5"
 
-	"github.com/patientlink/patientlink/internal/jobs"
 	"github.com/patientlink/patientlink/internal/link"
-	"github.com/patientlink/patientlink/internal/postgres"
-	"github.com/patientlink/patientlink/internal/webhook"
+	"github.com/patientlink/patientlink/internal/workflow"
 )
-
-type linkAccepted struct {
-	WorkflowID uuid.UUID  `json:"workflow-id"`
-	Status     link.State `json:"status"`
-}
 
 // handleLinkCreate is POST /link: validate, then acknowledge in one
 // transaction (idempotency record, workflow, history, sealed payload, job).
 func handleLinkCreate(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		customer := customerFrom(r.Context())
 		key, p := idempotencyKey(r)
 		if p != nil {
 			writeProblem(w, r, p)
@@ -44,56 +33,18 @@ func handleLinkCreate(d Deps) http.Handler {
 			writeProblem(w, r, errMediaType)
 			return
 		}
-		body, p := readBody(w, r, d.MaxBodyBytes)
+		body, p := readBody(w, r, d.Config.MaxBodyBytes)
 		if p != nil {
 			writeProblem(w, r, p)
 			return
 		}
 		req, err := link.ParseRequest(body, d.Now())
-		var verr *link.ValidationError
-		switch {
-		case errors.Is(err, link.ErrMalformed):
-			writeProblem(w, r, errMalformed)
-			return
-		case errors.As(err, &verr):
-			writeProblem(w, r, validationProblem(verr.Fields))
-			return
-		}
-		if req.Webhook != "" {
-			detail := ""
-			if err := webhook.ValidateURL(req.Webhook, d.AllowInsecureWebhooks); err != nil {
-				detail = "must be an https URL without credentials or fragment"
-			} else if !sameOrigin(req.Webhook, customer.WebhookURL) {
-				detail = "must have the same origin (scheme, host, port) as the registered webhook URL"
-			}
-			if detail != "" {
-				writeProblem(w, r, validationProblem([]link.FieldError{{Pointer: "/webhook", Detail: detail}}))
-				return
-			}
-		}
-
-		workflowID, err := uuid.NewV7()
 		if err != nil {
-			serverError(d.Logger, w, r, err)
+			writeAcknowledgement(d, w, r, workflow.Receipt{}, err)
 			return
 		}
-		canonical := req.Canonical()
-		keyID, sealed, err := d.Keyring.Seal(canonical, workflowID[:])
-		if err != nil {
-			serverError(d.Logger, w, r, err)
-			return
-		}
-		acknowledge(d, w, r, postgres.Intake{
-			CustomerID:     customer.ID,
-			WorkflowID:     workflowID,
-			PatientID:      req.PatientUUID(),
-			RequestType:    link.RequestLink,
-			WebhookURL:     req.Webhook,
-			IdempotencyKey: key,
-			RequestHash:    requestHash(r.Method, "/link", canonical),
-			PayloadKeyID:   keyID,
-			Payload:        sealed,
-		})
+		receipt, err := d.Service.AcknowledgeLink(r.Context(), customerFrom(r.Context()), req, key)
+		writeAcknowledgement(d, w, r, receipt, err)
 	})
 }
 
@@ -111,41 +62,23 @@ func handleLinkDelete(d Deps) http.Handler {
 			writeProblem(w, r, p)
 			return
 		}
-		workflowID, err := uuid.NewV7()
-		if err != nil {
-			serverError(d.Logger, w, r, err)
-			return
-		}
-		acknowledge(d, w, r, postgres.Intake{
-			CustomerID:     customerFrom(r.Context()).ID,
-			WorkflowID:     workflowID,
-			PatientID:      patientID,
-			RequestType:    link.RequestDelink,
-			IdempotencyKey: key,
-			RequestHash:    requestHash(r.Method, "/link/"+patientID.String(), nil),
-		})
+		receipt, err := d.Service.AcknowledgeDelink(r.Context(), customerFrom(r.Context()).ID, patientID, key)
+		writeAcknowledgement(d, w, r, receipt, err)
 	})
-}
-
-// acknowledge stores an intake with its answer and its link.process job in
-// one transaction and answers (or replays) it.
-func acknowledge(d Deps, w http.ResponseWriter, r *http.Request, in postgres.Intake) {
-	accepted, _ := json.Marshal(linkAccepted{WorkflowID: in.WorkflowID, Status: link.StateReceived})
-	in.IdempotencyTTL = d.IdempotencyTTL
-	in.Response = postgres.Response{Status: http.StatusAccepted, Body: accepted}
-	args := jobs.LinkProcessArgs{WorkflowID: in.WorkflowID, CustomerID: in.CustomerID, RequestType: in.RequestType}
-	resp, replayed, err := d.Store.Acknowledge(r.Context(), in, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := d.River.InsertTx(ctx, tx, args, nil)
-		return err
-	})
-	writeAcknowledgement(d, w, r, resp, replayed, err)
 }
 
 // writeAcknowledgement answers an intake: the (possibly replayed) stored
-// response, or the problem the store reported.
-func writeAcknowledgement(d Deps, w http.ResponseWriter, r *http.Request, resp postgres.Response, replayed bool, err error) {
+// response, or the problem the use case reported.
+func writeAcknowledgement(d Deps, w http.ResponseWriter, r *http.Request, rc workflow.Receipt, err error) {
 	var conflict *link.ConflictError
+	var verr *link.ValidationError
 	switch {
+	case errors.Is(err, link.ErrMalformed):
+		writeProblem(w, r, errMalformed)
+		return
+	case errors.As(err, &verr):
+		writeProblem(w, r, validationProblem(verr.Fields))
+		return
 	case errors.As(err, &conflict):
 		p := problem(http.StatusConflict, "conflict", "Conflict", conflict.Detail)
 		p.WorkflowID = &conflict.WorkflowID
@@ -161,18 +94,18 @@ func writeAcknowledgement(d Deps, w http.ResponseWriter, r *http.Request, resp p
 		serverError(d.Logger, w, r, err)
 		return
 	}
-	if resp.WorkflowID != uuid.Nil {
-		noteWorkflow(r.Context(), resp.WorkflowID.String(), replayed)
+	if rc.WorkflowID != uuid.Nil {
+		noteWorkflow(r.Context(), rc.WorkflowID.String(), rc.Replayed)
 	}
-	if replayed {
+	if rc.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	if resp.Status == http.StatusAccepted && resp.WorkflowID != uuid.Nil {
-		w.Header().Set("Location", "/link/status/"+resp.WorkflowID.String())
+	if rc.Status == http.StatusAccepted && rc.WorkflowID != uuid.Nil {
+		w.Header().Set("Location", "/link/status/"+rc.WorkflowID.String())
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(resp.Status)
-	_, _ = w.Write(resp.Body)
+	w.WriteHeader(rc.Status)
+	_, _ = w.Write(rc.Body)
 }
 
 type linkStatus struct {
@@ -220,7 +153,7 @@ func handleLinkStatus(d Deps) http.Handler {
 			writeProblem(w, r, errNotFound)
 			return
 		}
-		wf, active, err := d.Store.WorkflowForStatus(r.Context(), customerFrom(r.Context()).ID, id)
+		wf, active, err := d.Service.Status(r.Context(), customerFrom(r.Context()).ID, id)
 		switch {
 		case errors.Is(err, link.ErrNotFound):
 			writeProblem(w, r, errNotFound)
@@ -245,8 +178,8 @@ func handleLinkStatus(d Deps) http.Handler {
 		etag := `"` + hex.EncodeToString(sum[:12]) + `"`
 		w.Header().Set("ETag", etag)
 		w.Header().Set("Cache-Control", "no-cache")
-		if wf.Status.IsPending() && d.StatusRetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(d.StatusRetryAfter))
+		if wf.Status.IsPending() && d.Config.StatusRetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(d.Config.StatusRetryAfter))
 		}
 		if etagMatches(r.Header.Get("If-None-Match"), etag) {
 			w.WriteHeader(http.StatusNotModified)
@@ -307,35 +240,6 @@ func validationProblem(fields []link.FieldError) *Problem {
 	p := problem(http.StatusUnprocessableEntity, "validation", "Invalid request", "one or more fields are invalid; see errors")
 	p.Errors = fields
 	return p
-}
-
-// sameOrigin compares scheme, host and port (RFC 6454), default ports
-// included.
-func sameOrigin(a, b string) bool {
-	ua, errA := url.Parse(a)
-	ub, errB := url.Parse(b)
-	if errA != nil || errB != nil {
-		return false
-	}
-	port := func(u *url.URL) string {
-		if p := u.Port(); p != "" {
-			return p
-		}
-		if u.Scheme == "https" {
-			return "443"
-		}
-		return "80"
-	}
-	return ua.Scheme == ub.Scheme && ua.Hostname() == ub.Hostname() && port(ua) == port(ub)
-}
-
-// requestHash identifies a request for idempotency: the same key with
-// another hash is a different request.
-func requestHash(method, route string, canonicalBody []byte) []byte {
-	h := sha256.New()
-	h.Write([]byte(method + " " + route + "\n"))
-	h.Write(canonicalBody)
-	return h.Sum(nil)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

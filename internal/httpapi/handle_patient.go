@@ -31,7 +31,7 @@ func handlePatientGet(d Deps) http.Handler {
 			writeProblem(w, r, errNotFound)
 			return
 		}
-		m, err := d.Store.Mapping(r.Context(), customerFrom(r.Context()).ID, patientID)
+		m, err := d.Service.Mapping(r.Context(), customerFrom(r.Context()).ID, patientID)
 		if errors.Is(err, link.ErrNotFound) {
 			writeProblem(w, r, errNotFound)
 			return

@@ -28,7 +28,7 @@ func handleSearchResults(d Deps) http.Handler {
 			writeProblem(w, r, p)
 			return
 		}
-		if err := index.VerifyCallback(d.CallbackSecret, r.Header.Get(index.SignatureHeader), body, d.Now()); err != nil {
+		if err := index.VerifyCallback(d.Config.CallbackSecret, r.Header.Get(index.SignatureHeader), body, d.Now()); err != nil {
 			writeProblem(w, r, errBadSignature)
 			return
 		}
@@ -42,7 +42,7 @@ func handleSearchResults(d Deps) http.Handler {
 			writeProblem(w, r, problem(http.StatusUnprocessableEntity, "validation", "Invalid request", "search-id in the body does not match the path"))
 			return
 		}
-		wf, err := d.Store.WorkflowBySearchID(r.Context(), searchID)
+		err := d.Service.RecordSearchResults(r.Context(), searchID, cb.Results)
 		if errors.Is(err, link.ErrNotFound) {
 			// A fast index can call back before the transaction recording
 			// the search id commits: ask it to try again shortly.
@@ -50,14 +50,6 @@ func handleSearchResults(d Deps) http.Handler {
 			return
 		}
 		if err != nil {
-			serverError(d.Logger, w, r, err)
-			return
-		}
-		matches := make([]link.Match, len(cb.Results))
-		for i, res := range cb.Results {
-			matches[i] = link.Match{ID: res.ID, Score: res.Score}
-		}
-		if err := d.Processor.RecordResults(r.Context(), d.River, wf, matches, wf.Attempt, nil); err != nil {
 			serverError(d.Logger, w, r, err)
 			return
 		}

@@ -16,7 +16,7 @@ import (
 // another customer is not affected.
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(d *httpapi.Deps) { d.RateLimit, d.RateBurst = 0.5, 3 })
+	b := setup(t, func(d *httpapi.Deps) { d.Config.RateLimit, d.Config.RateBurst = 0.5, 3 })
 	var codes []int
 	var limited response
 	for i := range 5 {
@@ -38,6 +38,27 @@ func TestRateLimit(t *testing.T) {
 	_, other := b.newCustomer(t)
 	res := b.do(t, http.MethodPost, "/link", map[string]string{"Customer-Token": other, "Idempotency-Key": "k", "Content-Type": "application/json"}, patientBody(uuid.New(), "Other"))
 	require.Equal(t, http.StatusAccepted, res.status, "limits are per customer")
+}
+
+// One bucket per customer serves every customer route: the burst spent
+// across POST /link and GET /link/status together, not once per route.
+func TestRateLimitSharedAcrossRoutes(t *testing.T) {
+	t.Parallel()
+	const burst = 4
+	b := setup(t, func(d *httpapi.Deps) { d.Config.RateLimit, d.Config.RateBurst = 0.01, burst })
+	accepted := b.postLink(t, "shared-0", patientBody(uuid.New(), "Shared Bucket"))
+	require.Equal(t, http.StatusAccepted, accepted.status)
+	status := "/link/status/" + accepted.json(t)["workflow-id"].(string)
+	var codes []int
+	for i := range burst + 2 {
+		if i%2 == 0 {
+			codes = append(codes, b.do(t, http.MethodGet, status, map[string]string{"Customer-Token": b.token}, "").status)
+		} else {
+			codes = append(codes, b.postLink(t, "shared-"+strconv.Itoa(i), patientBody(uuid.New(), "Shared Bucket")).status)
+		}
+	}
+	// One token went to the first POST; burst-1 remain for the mix.
+	require.Equal(t, []int{200, 202, 200, 429, 429, 429}, codes)
 }
 
 // The status is cheap to poll: an ETag, 304 for If-None-Match, and
@@ -70,7 +91,7 @@ func TestLinkStatusConditional(t *testing.T) {
 // Metrics are labelled by route template, never by raw path.
 func TestMetricsByRoute(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(d *httpapi.Deps) { d.Metrics, d.ServeMetrics = metrics.New(), true })
+	b := setup(t, func(d *httpapi.Deps) { d.Metrics, d.Config.OperatorAddr = metrics.New(), "" })
 	b.postLink(t, "k", patientBody(uuid.New(), "Counted"))
 	b.do(t, http.MethodGet, "/link/status/"+uuid.NewString(), map[string]string{"Customer-Token": b.token}, "")
 	res := b.do(t, http.MethodGet, "/metrics", nil, "")

@@ -14,17 +14,19 @@ func Routes(d Deps) *mux.Router {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeProblem(w, r, errMethodNotAllow) })
 	r.Use(withMetrics(d.Metrics))
 
-	customer := requireCustomer(d.Logger, d.Tokens, d.Store, newRateLimiter(d.RateLimit, d.RateBurst))
+	// One bucket per customer, shared by every customer route.
+	limiter := newRateLimiter(d.Config.RateLimit, d.Config.RateBurst)
+	customer := requireCustomer(d.Logger, d.Tokens, d.Service, limiter)
 	r.Handle("/link", customer(handleLinkCreate(d))).Methods(http.MethodPost)
-	r.Handle("/link/status/{workflowID}", requireToken(d.Tokens, newRateLimiter(d.RateLimit, d.RateBurst), handleLinkStatus(d))).Methods(http.MethodGet)
+	r.Handle("/link/status/{workflowID}", requireToken(d.Tokens, limiter, handleLinkStatus(d))).Methods(http.MethodGet)
 	r.Handle("/link/{patientID}", customer(handleLinkDelete(d))).Methods(http.MethodDelete)
 	r.Handle("/patient/{patientID}", customer(handlePatientGet(d))).Methods(http.MethodGet)
 	r.Handle("/internal/search-results/{searchID}", handleSearchResults(d)).Methods(http.MethodPost)
-	r.Handle("/admin/workflows/{workflowID}/redeliver", requireAdmin(d.AdminToken, handleAdminRedeliver(d))).Methods(http.MethodPost)
+	r.Handle("/admin/workflows/{workflowID}/redeliver", requireAdmin(d.Config.AdminToken, handleAdminRedeliver(d))).Methods(http.MethodPost)
 	r.Handle("/healthz", handleHealthz()).Methods(http.MethodGet)
 	r.Handle("/readyz", handleReadyz(d)).Methods(http.MethodGet)
 	r.Handle("/openapi.yaml", handleOpenAPI(d.OpenAPI)).Methods(http.MethodGet)
-	if d.Metrics != nil && d.ServeMetrics {
+	if d.Metrics != nil && d.Config.OperatorAddr == "" {
 		r.Handle("/metrics", d.Metrics.Handler()).Methods(http.MethodGet)
 	}
 	return r
@@ -36,5 +38,5 @@ func NewServer(d Deps) http.Handler {
 	if d.Now == nil {
 		d.Now = timeNow
 	}
-	return withRequestID(withRecover(d.Logger, withAccessLog(d.Logger, withInflightLimit(d.MaxInFlight, Routes(d)))))
+	return withRequestID(withRecover(d.Logger, withAccessLog(d.Logger, withInflightLimit(d.Config.MaxInFlight, Routes(d)))))
 }

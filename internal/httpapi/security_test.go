@@ -16,10 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/patientlink/patientlink/internal/auth"
-	"github.com/patientlink/patientlink/internal/httpapi"
 	"github.com/patientlink/patientlink/internal/link"
 	"github.com/patientlink/patientlink/internal/postgres"
-	"github.com/patientlink/patientlink/internal/seal"
 )
 
 // linkedPatient makes a LINKED mapping for a new patient of the customer
@@ -36,15 +34,15 @@ func (b *testBundle) linkedPatient(t *testing.T, token string) (uuid.UUID, uuid.
 	id := uuid.MustParse(res.json(t)["workflow-id"].(string))
 	wf, err := b.store.Workflow(ctx, id)
 	require.NoError(t, err)
-	wf, err = b.store.TransitionNow(ctx, wf, postgres.Transition{To: link.StateInProgress, Attempt: 1})
+	wf, err = b.store.Transition(ctx, wf, postgres.Transition{To: link.StateInProgress, Attempt: 1})
 	require.NoError(t, err)
 	require.NoError(t, b.store.WithTx(ctx, func(tx pgx.Tx) error {
-		linked, err := b.store.LinkPatient(ctx, tx, wf, link.Match{ID: "internal-" + uuid.NewString(), Score: 0.99})
+		linked, err := b.store.LinkPatientTx(ctx, tx, wf, link.Match{ID: "internal-" + uuid.NewString(), Score: 0.99})
 		require.True(t, linked)
 		if err != nil {
 			return err
 		}
-		_, err = b.store.Transition(ctx, tx, wf, postgres.Transition{To: link.StateLinked, Outcome: link.StateLinked, Attempt: 1})
+		_, err = b.store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateLinked, Outcome: link.StateLinked, Attempt: 1})
 		return err
 	}))
 	return patient, id
@@ -168,8 +166,8 @@ func TestDisabledCustomerRefusedEverywhere(t *testing.T) {
 // stored sealed and come back byte for byte.
 func TestNamesRoundTripVerbatim(t *testing.T) {
 	t.Parallel()
-	var keyring *seal.Keyring
-	b := setup(t, func(d *httpapi.Deps) { keyring = d.Keyring })
+	b := setup(t)
+	keyring := b.keyring
 	names := []string{
 		"Robert'); DROP TABLE workflows;-- Zoë Łukasz 山田",
 		`O'Brien "Bobby" \ Tables' OR '1'='1`,

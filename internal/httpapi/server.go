@@ -1,5 +1,6 @@
 // Package httpapi is patientlink's HTTP interface: routes, handlers,
-// problem+json errors and middleware.
+// problem+json errors and middleware. Handlers decode, call a use case of
+// internal/workflow and encode; they decide nothing themselves.
 package httpapi
 
 import (
@@ -8,40 +9,24 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 
 	"github.com/patientlink/patientlink/internal/auth"
-	"github.com/patientlink/patientlink/internal/jobs"
+	"github.com/patientlink/patientlink/internal/config"
 	"github.com/patientlink/patientlink/internal/link"
 	"github.com/patientlink/patientlink/internal/metrics"
-	"github.com/patientlink/patientlink/internal/postgres"
-	"github.com/patientlink/patientlink/internal/seal"
+	"github.com/patientlink/patientlink/internal/workflow"
 )
 
 // Deps are what the handlers need.
 type Deps struct {
-	Logger         *slog.Logger
-	Store          *postgres.Store
-	Tokens         *auth.Tokens
-	Keyring        *seal.Keyring
-	River          *river.Client[pgx.Tx] // inserts jobs; need not work them
-	Processor      *jobs.LinkProcessor   // records async search results
-	CallbackSecret []byte                // the index signs search callbacks with it
-	AdminToken     string                // operator endpoints; empty disables them
-	Metrics        *metrics.Metrics
-	ServeMetrics   bool   // serve /metrics here (no separate operator address)
-	OpenAPI        []byte // served at /openapi.yaml
-	SchemaVersion  uint   // the migration version /readyz expects
-
-	AllowInsecureWebhooks bool
-	IdempotencyTTL        time.Duration
-	MaxBodyBytes          int64
-	RateLimit             float64 // requests per second per customer; 0 disables
-	RateBurst             int
-	MaxInFlight           int // requests served at once; more get 503; 0 disables
-	StatusRetryAfter      int // seconds, sent with the status of a pending workflow
-	Now                   func() time.Time
+	Logger        *slog.Logger
+	Config        config.HTTP
+	Service       *workflow.Service
+	Tokens        *auth.Tokens
+	Metrics       *metrics.Metrics
+	OpenAPI       []byte // served at /openapi.yaml
+	SchemaVersion uint   // the migration version /readyz expects
+	Now           func() time.Time
 }
 
 var timeNow = time.Now

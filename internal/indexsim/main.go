@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 )
@@ -26,8 +25,8 @@ const shutdownTimeout = 5 * time.Second
 
 // Main runs `patientlink index-sim`: it serves the simulator until ctx is
 // cancelled, or with --list N prints the first N patients and returns.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return run(ctx, args, os.Getenv, stdout, stderr)
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return run(ctx, args, getenv, stdout, stderr)
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

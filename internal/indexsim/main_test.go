@@ -24,7 +24,7 @@ func TestMainList(t *testing.T) {
 	t.Parallel()
 
 	var stdout, stderr bytes.Buffer
-	err := Main(t.Context(), []string{"--list", "5", "--seed", "3"}, &stdout, &stderr)
+	err := Main(t.Context(), []string{"--list", "5", "--seed", "3"}, func(string) string { return "" }, &stdout, &stderr)
 	require.NoError(t, err)
 	require.Empty(t, stderr.String())
 

@@ -1,93 +1,22 @@
+// Package jobs is patientlink's River adapter: a worker per job kind that
+// hands the job to its use case in internal/workflow, the periodic
+// maintenance schedule, and River's configuration for a worker process.
 package jobs
 
 import (
+	"context"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/riverqueue/river"
 
-	"github.com/patientlink/patientlink/internal/metrics"
+	"github.com/patientlink/patientlink/internal/config"
+	"github.com/patientlink/patientlink/internal/workflow"
 )
-
-// Settings size River for a worker process.
-type Settings struct {
-	Logger            *slog.Logger
-	LinkWorkers       int
-	WebhookWorkers    int
-	FetchCooldown     time.Duration
-	FetchPollInterval time.Duration
-
-	// Periodic jobs; zero disables one.
-	ReconcileEvery        time.Duration
-	StuckReportEvery      time.Duration
-	PurgeIdempotencyEvery time.Duration
-	PurgePayloadsEvery    time.Duration
-
-	// River's retention of finished jobs, so river_job does not grow
-	// forever; zero keeps River's default.
-	CompletedRetention time.Duration
-	CancelledRetention time.Duration
-	DiscardedRetention time.Duration
-}
 
 // QueueMaintenance runs the periodic jobs, apart from customer work.
 const QueueMaintenance = "maintenance"
-
-// Workers are the dependencies of patientlink's workers.
-type Workers struct {
-	Processor  *LinkProcessor
-	Retry      Backoff
-	Sender     Sender
-	Schedule   []time.Duration // webhook retry schedule
-	Reconciler *Reconciler
-	Purger     *Purger
-	Reporter   *Reporter
-	Metrics    *metrics.Metrics // may be nil
-}
-
-// RiverConfig is the River configuration of a worker process: its queues,
-// workers and fetch settings.
-func RiverConfig(s Settings, w Workers) *river.Config {
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &LinkProcessWorker{Processor: w.Processor, Retry: w.Retry})
-	river.AddWorker(workers, &WebhookDeliverWorker{
-		Store: w.Processor.Store, Sender: w.Sender, Schedule: w.Schedule, Logger: s.Logger, Metrics: w.Metrics,
-	})
-	var periodic []*river.PeriodicJob
-	if w.Reconciler != nil {
-		river.AddWorker(workers, &ReconcileWorker{Reconciler: w.Reconciler})
-		periodic = appendPeriodic(periodic, s.ReconcileEvery, func() river.JobArgs { return ReconcileArgs{} })
-	}
-	if w.Reporter != nil {
-		river.AddWorker(workers, &StuckReportWorker{Reporter: w.Reporter})
-		periodic = appendPeriodic(periodic, s.StuckReportEvery, func() river.JobArgs { return StuckReportArgs{} })
-	}
-	if w.Purger != nil {
-		river.AddWorker(workers, &PurgeIdempotencyWorker{Purger: w.Purger})
-		river.AddWorker(workers, &PurgePayloadsWorker{Purger: w.Purger})
-		periodic = appendPeriodic(periodic, s.PurgeIdempotencyEvery, func() river.JobArgs { return PurgeIdempotencyArgs{} })
-		periodic = appendPeriodic(periodic, s.PurgePayloadsEvery, func() river.JobArgs { return PurgePayloadsArgs{} })
-	}
-	queues := map[string]river.QueueConfig{
-		QueueLink:    {MaxWorkers: s.LinkWorkers},
-		QueueWebhook: {MaxWorkers: s.WebhookWorkers},
-	}
-	if len(periodic) > 0 {
-		queues[QueueMaintenance] = river.QueueConfig{MaxWorkers: 2}
-	}
-	return &river.Config{
-		Logger:                      s.Logger,
-		FetchCooldown:               s.FetchCooldown,
-		FetchPollInterval:           s.FetchPollInterval,
-		Queues:                      queues,
-		Workers:                     workers,
-		PeriodicJobs:                periodic,
-		CompletedJobRetentionPeriod: s.CompletedRetention,
-		CancelledJobRetentionPeriod: s.CancelledRetention,
-		DiscardedJobRetentionPeriod: s.DiscardedRetention,
-		RescueStuckJobsAfter:        RescueStuckJobsAfter,
-	}
-}
 
 // RescueStuckJobsAfter is when River's rescuer hands a job whose worker died
 // (kill -9, OOM, a lost node) back for a retry. River's default of an hour
@@ -96,6 +25,40 @@ func RiverConfig(s Settings, w Workers) *river.Config {
 // own timeout (webhook.deliver's is 2 minutes) before rescuing, and a job
 // run twice is harmless: outcomes are recorded under the workflow's lock.
 const RescueStuckJobsAfter = time.Minute
+
+// RiverConfig is the River configuration of a worker process: its queues,
+// the workers of every job kind and the periodic jobs.
+func RiverConfig(logger *slog.Logger, w config.Workers, m config.Maintenance, svc *workflow.Service) *river.Config {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &processWorker{svc: svc, retry: Backoff{Base: w.RetryBase, Max: 5 * time.Minute}})
+	river.AddWorker(workers, &deliverWorker{svc: svc})
+	river.AddWorker(workers, &reconcileWorker{svc: svc})
+	river.AddWorker(workers, &stuckReportWorker{svc: svc})
+	river.AddWorker(workers, &purgeIdempotencyWorker{svc: svc})
+	river.AddWorker(workers, &purgePayloadsWorker{svc: svc})
+
+	var periodic []*river.PeriodicJob
+	periodic = appendPeriodic(periodic, m.ReconcileEvery, func() river.JobArgs { return ReconcileArgs{} })
+	periodic = appendPeriodic(periodic, m.StuckReportEvery, func() river.JobArgs { return StuckReportArgs{} })
+	periodic = appendPeriodic(periodic, m.PurgeIdempotencyEvery, func() river.JobArgs { return PurgeIdempotencyArgs{} })
+	periodic = appendPeriodic(periodic, m.PurgePayloadsEvery, func() river.JobArgs { return PurgePayloadsArgs{} })
+	return &river.Config{
+		Logger:            logger,
+		FetchCooldown:     w.FetchCooldown,
+		FetchPollInterval: w.FetchPollInterval,
+		Queues: map[string]river.QueueConfig{
+			workflow.QueueLink:    {MaxWorkers: w.LinkWorkers},
+			workflow.QueueWebhook: {MaxWorkers: w.WebhookWorkers},
+			QueueMaintenance:      {MaxWorkers: 2},
+		},
+		Workers:                     workers,
+		PeriodicJobs:                periodic,
+		CompletedJobRetentionPeriod: m.JobRetentionCompleted,
+		CancelledJobRetentionPeriod: m.JobRetentionFailed,
+		DiscardedJobRetentionPeriod: m.JobRetentionFailed,
+		RescueStuckJobsAfter:        RescueStuckJobsAfter,
+	}
+}
 
 // appendPeriodic schedules a maintenance job every interval. River inserts
 // periodic jobs from the elected leader only, so one fires per interval
@@ -111,4 +74,50 @@ func appendPeriodic(jobs []*river.PeriodicJob, every time.Duration, args func() 
 	}
 	return append(jobs, river.NewPeriodicJob(river.PeriodicInterval(every),
 		func() (river.JobArgs, *river.InsertOpts) { return args(), opts }, nil))
+}
+
+// Backoff spaces retries of transient failures: Base doubled per attempt,
+// capped at Max, with ±20% jitter so retries of many jobs spread out.
+type Backoff struct {
+	Base, Max time.Duration
+}
+
+// Next is the delay before the given attempt's retry.
+func (b Backoff) Next(attempt int) time.Duration {
+	d := b.Base << min(attempt-1, 30)
+	if d <= 0 || d > b.Max {
+		d = b.Max
+	}
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// processWorker works link.process jobs.
+type processWorker struct {
+	river.WorkerDefaults[workflow.ProcessArgs]
+	svc   *workflow.Service
+	retry Backoff
+}
+
+// NextRetry overrides River's attempt⁴ default, which waits hours by the
+// tenth try.
+func (w *processWorker) NextRetry(job *river.Job[workflow.ProcessArgs]) time.Time {
+	return time.Now().Add(w.retry.Next(job.Attempt))
+}
+
+func (w *processWorker) Work(ctx context.Context, job *river.Job[workflow.ProcessArgs]) error {
+	return w.svc.Process(ctx, job)
+}
+
+// deliverWorker works webhook.deliver jobs.
+type deliverWorker struct {
+	river.WorkerDefaults[workflow.DeliverArgs]
+	svc *workflow.Service
+}
+
+func (w *deliverWorker) Timeout(*river.Job[workflow.DeliverArgs]) time.Duration {
+	return workflow.DeliverTimeout
+}
+
+func (w *deliverWorker) Work(ctx context.Context, job *river.Job[workflow.DeliverArgs]) error {
+	return w.svc.Deliver(ctx, job)
 }

@@ -1,28 +1,10 @@
 package link
 
 import (
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
-
-// The workflows.status CHECK constraint lists exactly the states of Go's
-// state machine.
-func TestSchemaListsEveryState(t *testing.T) {
-	t.Parallel()
-	migration, err := os.ReadFile("../../migrations/000009_core.up.sql")
-	require.NoError(t, err)
-	sql := string(migration)
-	start := strings.Index(sql, "status          text NOT NULL CHECK (status IN (")
-	require.Positive(t, start)
-	check := sql[start : start+strings.Index(sql[start:], "))")]
-	for _, s := range States {
-		require.Contains(t, check, "'"+string(s)+"'")
-	}
-	require.Equal(t, len(States), strings.Count(check, "'")/2)
-}
 
 func TestTransitions(t *testing.T) {
 	t.Parallel()

@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/patientlink/patientlink/internal/dbsqlc"
 	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/postgres/internal/dbsqlc"
 )
 
 // CustomerCreate stores a new customer.

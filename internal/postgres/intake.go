@@ -10,8 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/patientlink/patientlink/internal/dbsqlc"
 	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/postgres/internal/dbsqlc"
 )
 
 // Intake is everything the acknowledgement of one request writes.
@@ -120,11 +120,4 @@ func (s *Store) replay(ctx context.Context, tx pgx.Tx, in Intake) (Response, err
 		r.WorkflowID = *row.WorkflowID
 	}
 	return r, nil
-}
-
-func nullString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }

@@ -6,8 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/patientlink/patientlink/internal/dbsqlc"
 	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/postgres/internal/dbsqlc"
 )
 
 // DeliveryAttempt is one logged try at notifying a customer.
@@ -23,9 +23,9 @@ type DeliveryAttempt struct {
 	NotifyStatus string
 }
 
-// RecordDelivery logs an attempt and updates wf's notification summary,
+// RecordDeliveryTx logs an attempt and updates wf's notification summary,
 // inside tx.
-func (s *Store) RecordDelivery(ctx context.Context, tx pgx.Tx, wf link.Workflow, a DeliveryAttempt) error {
+func (s *Store) RecordDeliveryTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, a DeliveryAttempt) error {
 	var code *int32
 	if a.StatusCode != 0 {
 		c := int32(a.StatusCode)
@@ -42,7 +42,7 @@ func (s *Store) RecordDelivery(ctx context.Context, tx pgx.Tx, wf link.Workflow,
 	return nil
 }
 
-// ResetNotification starts a fresh notification for wf, inside tx.
-func (s *Store) ResetNotification(ctx context.Context, tx pgx.Tx, wf link.Workflow) error {
+// ResetNotificationTx starts a fresh notification for wf, inside tx.
+func (s *Store) ResetNotificationTx(ctx context.Context, tx pgx.Tx, wf link.Workflow) error {
 	return s.q.WebhookNotifyReset(ctx, tx, wf.ID)
 }

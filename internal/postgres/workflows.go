@@ -2,21 +2,149 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
-	"github.com/patientlink/patientlink/internal/dbsqlc"
 	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/postgres/internal/dbsqlc"
 )
 
-// WorkflowForCustomer loads a workflow owned by customerID; another
-// customer's workflow is link.ErrNotFound, exactly like a missing one.
-func (s *Store) WorkflowForCustomer(ctx context.Context, customerID, id uuid.UUID) (link.Workflow, error) {
-	row, err := s.q.WorkflowGetForCustomer(ctx, s.pool, dbsqlc.WorkflowGetForCustomerParams{ID: id, CustomerID: customerID})
+// Transition is one move of a workflow through the state machine.
+type Transition struct {
+	To       link.State
+	Outcome  link.State // set when To records an outcome
+	Reason   string     // why (required for FAILED)
+	SearchID string     // the async search now awaited (REQUESTED)
+	Attempt  int        // the processing attempt, for the history event
+	Retry    bool       // an operator's retry: count a new workflow attempt
+}
+
+// TransitionTx moves workflow wf to t.To inside tx, only from a state the
+// state machine allows, and appends the history event in the same
+// statement. A refused move is a *link.TransitionError, never an overwrite.
+func (s *Store) TransitionTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, t Transition) (link.Workflow, error) {
+	from := link.AllowedFrom(wf.RequestType, t.To)
+	if from == nil {
+		return link.Workflow{}, &link.TransitionError{WorkflowID: wf.ID, From: wf.Status, To: t.To}
+	}
+	states := make([]string, len(from))
+	for i, st := range from {
+		states[i] = string(st)
+	}
+	increment := int32(0)
+	if t.Retry {
+		increment = 1
+	}
+	row, err := s.q.WorkflowTransition(ctx, tx, dbsqlc.WorkflowTransitionParams{
+		ID:               wf.ID,
+		ToStatus:         string(t.To),
+		Outcome:          nullString(string(t.Outcome)),
+		Reason:           nullString(t.Reason),
+		SearchID:         nullString(t.SearchID),
+		AttemptIncrement: increment,
+		FromStates:       states,
+		EventAttempt:     int32(max(t.Attempt, 1)),
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		current, _ := s.q.WorkflowStatusGet(ctx, tx, wf.ID)
+		return link.Workflow{}, &link.TransitionError{WorkflowID: wf.ID, From: link.State(current), To: t.To}
+	}
+	if err != nil {
+		return link.Workflow{}, fmt.Errorf("error moving workflow to %s: %w", t.To, err)
+	}
+	s.metrics.Transition(row.FromStatus, row.Status)
+	return workflowFromRow(dbsqlc.Workflow{
+		ID: row.ID, CustomerID: row.CustomerID, PatientID: row.PatientID, RequestType: row.RequestType,
+		Status: row.Status, Outcome: row.Outcome, Reason: row.Reason, WebhookURL: row.WebhookURL,
+		Attempt: row.Attempt, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, EndedAt: row.EndedAt,
+		SearchID: row.SearchID, NotifyStatus: row.NotifyStatus, NotifyAttempts: row.NotifyAttempts,
+		NotifyLastAt: row.NotifyLastAt, NotifyLastError: row.NotifyLastError,
+	}), nil
+}
+
+// Transition is TransitionTx in a transaction of its own.
+func (s *Store) Transition(ctx context.Context, wf link.Workflow, t Transition) (link.Workflow, error) {
+	var out link.Workflow
+	err := s.WithTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = s.TransitionTx(ctx, tx, wf, t)
+		return err
+	})
+	return out, err
+}
+
+// LockWorkflowTx locks a workflow's row until tx ends and reads it under
+// that lock: whoever records an outcome holds it, so a racing duplicate
+// waits and then sees that it has nothing left to do.
+func (s *Store) LockWorkflowTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (link.Workflow, error) {
+	row, err := s.q.WorkflowLock(ctx, tx, id)
 	if err != nil {
 		return link.Workflow{}, interpretError(err)
 	}
 	return workflowFromRow(row), nil
+}
+
+// Workflow loads a workflow by id.
+func (s *Store) Workflow(ctx context.Context, id uuid.UUID) (link.Workflow, error) {
+	row, err := s.q.WorkflowGetByID(ctx, s.pool, id)
+	if err != nil {
+		return link.Workflow{}, interpretError(err)
+	}
+	return workflowFromRow(row), nil
+}
+
+// WorkflowBySearchID finds the workflow awaiting an async search.
+func (s *Store) WorkflowBySearchID(ctx context.Context, searchID string) (link.Workflow, error) {
+	row, err := s.q.WorkflowGetBySearchID(ctx, s.pool, &searchID)
+	if err != nil {
+		return link.Workflow{}, interpretError(err)
+	}
+	return workflowFromRow(row), nil
+}
+
+// WorkflowForStatus loads a workflow owned by customerID and whether that
+// customer is active, in one indexed read: the status route's whole cost.
+// Another customer's workflow is link.ErrNotFound, like a missing one.
+func (s *Store) WorkflowForStatus(ctx context.Context, customerID, id uuid.UUID) (wf link.Workflow, customerActive bool, err error) {
+	row, err := s.q.WorkflowGetWithCustomerStatus(ctx, s.pool, dbsqlc.WorkflowGetWithCustomerStatusParams{ID: id, CustomerID: customerID})
+	if err != nil {
+		return link.Workflow{}, false, interpretError(err)
+	}
+	return workflowFromRow(row.Workflow), row.CustomerStatus == "active", nil
+}
+
+// StuckWorkflowsTx lists, and locks until tx ends, up to max pending
+// workflows without progress for olderThan and without a live job. Rows
+// another transaction holds are skipped.
+func (s *Store) StuckWorkflowsTx(ctx context.Context, tx pgx.Tx, olderThan time.Duration, max int) ([]link.Workflow, error) {
+	rows, err := s.q.WorkflowListStuck(ctx, tx, dbsqlc.WorkflowListStuckParams{OlderThanSeconds: olderThan.Seconds(), MaxRows: int32(max)})
+	if err != nil {
+		return nil, fmt.Errorf("error listing stuck workflows: %w", err)
+	}
+	out := make([]link.Workflow, len(rows))
+	for i, r := range rows {
+		out[i] = workflowFromRow(r)
+	}
+	return out, nil
+}
+
+// MarkReconciledTx counts a reconcile attempt for wf, with its history
+// event, and returns the new count.
+func (s *Store) MarkReconciledTx(ctx context.Context, tx pgx.Tx, wf link.Workflow) (int, error) {
+	n, err := s.q.WorkflowReconcileMark(ctx, tx, wf.ID)
+	if err != nil {
+		return 0, fmt.Errorf("error marking reconcile attempt: %w", err)
+	}
+	return int(n), nil
+}
+
+// ResetReconciledTx clears wf's reconcile count (an operator's retry).
+func (s *Store) ResetReconciledTx(ctx context.Context, tx pgx.Tx, wf link.Workflow) error {
+	return s.q.WorkflowReconcileReset(ctx, tx, wf.ID)
 }
 
 func workflowFromRow(r dbsqlc.Workflow) link.Workflow {
@@ -46,14 +174,4 @@ func workflowFromRow(r dbsqlc.Workflow) link.Workflow {
 		w.Notification.LastError = *r.NotifyLastError
 	}
 	return w
-}
-
-// WorkflowForStatus loads a workflow owned by customerID and whether that
-// customer is active, in one indexed read: the status route's whole cost.
-func (s *Store) WorkflowForStatus(ctx context.Context, customerID, id uuid.UUID) (wf link.Workflow, customerActive bool, err error) {
-	row, err := s.q.WorkflowGetWithCustomerStatus(ctx, s.pool, dbsqlc.WorkflowGetWithCustomerStatusParams{ID: id, CustomerID: customerID})
-	if err != nil {
-		return link.Workflow{}, false, interpretError(err)
-	}
-	return workflowFromRow(row.Workflow), row.CustomerStatus == "active", nil
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -26,8 +25,8 @@ const (
 // Main runs `patientlink webhook-sink` until ctx is cancelled. args are the
 // flags after the subcommand name. It prints "listening on <addr>" to stderr
 // once the port is open, and one line per request to stdout.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return run(ctx, args, os.Getenv, stdout, stderr)
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return run(ctx, args, getenv, stdout, stderr)
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

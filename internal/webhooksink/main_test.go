@@ -173,6 +173,6 @@ func TestMainHelp(t *testing.T) {
 	t.Parallel()
 
 	var stderr bytes.Buffer
-	require.NoError(t, Main(context.Background(), []string{"-h"}, &bytes.Buffer{}, &stderr))
+	require.NoError(t, Main(context.Background(), []string{"-h"}, func(string) string { return "" }, &bytes.Buffer{}, &stderr))
 	require.Contains(t, stderr.String(), "-fail-first")
 }

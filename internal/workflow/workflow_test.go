@@ -1,4 +1,4 @@
-package jobs_test
+package workflow_test
 
 import (
 	"context"
@@ -15,8 +15,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/patientlink/patientlink/internal/config"
 	"github.com/patientlink/patientlink/internal/index"
 	"github.com/patientlink/patientlink/internal/indexsim"
 	"github.com/patientlink/patientlink/internal/jobs"
@@ -27,25 +29,26 @@ import (
 	"github.com/patientlink/patientlink/internal/webhook"
 	"github.com/patientlink/patientlink/internal/webhooksig"
 	"github.com/patientlink/patientlink/internal/webhooksink"
+	"github.com/patientlink/patientlink/internal/workflow"
 )
 
 type testBundle struct {
-	pool      *pgxpool.Pool
-	store     *postgres.Store
-	keyring   *seal.Keyring
-	customer  link.Customer
-	sim       *indexsim.Server
-	simURL    string
-	processor *jobs.LinkProcessor
-	client    *river.Client[pgx.Tx]
-	sink      *webhooksink.Sink
-	sinkURL   string
+	pool     *pgxpool.Pool
+	store    *postgres.Store
+	keyring  *seal.Keyring
+	customer link.Customer
+	sim      *indexsim.Server
+	simURL   string
+	svc      *workflow.Service
+	client   *river.Client[pgx.Tx]
+	sink     *webhooksink.Sink
+	sinkURL  string
 }
 
 type setupOpts struct {
 	sim           indexsim.Config
 	workers       int
-	index         jobs.Searcher // overrides the simulator
+	index         workflow.Searcher // overrides the simulator
 	sinkFailFirst int
 	schedule      []time.Duration // webhook retry schedule; default: a fast one
 }
@@ -55,7 +58,7 @@ type setupOpts struct {
 func setup(t *testing.T, opts setupOpts) *testBundle {
 	t.Helper()
 	pool, _ := pgtest.Pool(t)
-	store := postgres.New(pool)
+	store := postgres.New(pool, nil)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	keyring, err := seal.NewKeyring(key)
@@ -89,29 +92,33 @@ func setup(t *testing.T, opts setupOpts) *testBundle {
 	if searcher == nil {
 		searcher = index.New(srv.URL, index.Options{Timeout: 2 * time.Second, BreakerFailures: 1000, Logger: logger})
 	}
-	processor := &jobs.LinkProcessor{Store: store, Index: searcher, Keyring: keyring, Policy: link.DefaultPolicy, Logger: logger}
+	maintenance := config.Defaults().Maintenance
+	maintenance.ReconcileEvery, maintenance.StuckReportEvery = 0, 0 // tests run passes themselves
+	maintenance.PurgeIdempotencyEvery, maintenance.PurgePayloadsEvery = 0, 0
+	svc := workflow.New(workflow.Deps{
+		Store: store, Keyring: keyring, Index: searcher, Policy: link.DefaultPolicy, Logger: logger,
+		Sender:      webhook.NewSender(webhook.Options{Timeout: 2 * time.Second, AllowInsecure: true}),
+		Webhook:     config.Webhook{Schedule: opts.schedule},
+		Maintenance: maintenance,
+	})
 	workers := opts.workers
 	if workers == 0 {
 		workers = 20
 	}
-	cfg := jobs.RiverConfig(jobs.Settings{
-		Logger: logger, LinkWorkers: workers, WebhookWorkers: 1,
+	cfg := jobs.RiverConfig(logger, config.Workers{
+		LinkWorkers: workers, WebhookWorkers: 1, RetryBase: 10 * time.Millisecond,
 		FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond,
-	}, jobs.Workers{
-		Processor: processor,
-		Retry:     jobs.Backoff{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond},
-		Sender:    webhook.NewSender(webhook.Options{Timeout: 2 * time.Second, AllowInsecure: true}),
-		Schedule:  opts.schedule,
-	})
+	}, maintenance, svc)
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	require.NoError(t, err)
+	svc.UseRiver(client)
 	require.NoError(t, client.Start(context.Background()))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = client.StopAndCancel(ctx)
 	})
-	return &testBundle{pool: pool, store: store, keyring: keyring, customer: customer, sim: sim, simURL: srv.URL, processor: processor, client: client, sink: sink, sinkURL: sinkSrv.URL}
+	return &testBundle{pool: pool, store: store, keyring: keyring, customer: customer, sim: sim, simURL: srv.URL, svc: svc, client: client, sink: sink, sinkURL: sinkSrv.URL}
 }
 
 // submit acknowledges a request as the API does: workflow, sealed payload
@@ -131,7 +138,7 @@ func (b *testBundle) submit(t *testing.T, rt link.RequestType, patientID uuid.UU
 		require.NoError(t, err)
 	}
 	_, _, err := b.store.Acknowledge(context.Background(), in, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := b.client.InsertTx(ctx, tx, jobs.LinkProcessArgs{WorkflowID: wf, CustomerID: b.customer.ID, RequestType: rt}, nil)
+		_, err := b.client.InsertTx(ctx, tx, workflow.ProcessArgs{WorkflowID: wf, CustomerID: b.customer.ID, RequestType: rt}, nil)
 		return err
 	})
 	require.NoError(t, err)
@@ -142,11 +149,11 @@ func (b *testBundle) submit(t *testing.T, rt link.RequestType, patientID uuid.UU
 func (b *testBundle) waitDone(t *testing.T, id uuid.UUID) link.Workflow {
 	t.Helper()
 	var wf link.Workflow
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		var err error
 		wf, err = b.store.Workflow(context.Background(), id)
-		require.NoError(t, err)
-		return wf.Status.IsEnd()
+		assert.NoError(c, err)
+		assert.True(c, wf.Status.IsEnd(), "status %s", wf.Status)
 	}, 15*time.Second, 10*time.Millisecond, "workflow %s stuck", id)
 	return wf
 }
@@ -156,6 +163,19 @@ func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
 	var n int
 	require.NoError(t, pool.QueryRow(context.Background(), sql, args...).Scan(&n))
 	return n
+}
+
+// eventuallyCount waits until sql counts want rows; a failing query is
+// reported as itself, not as a timeout.
+func eventuallyCount(t *testing.T, pool *pgxpool.Pool, want int, sql string, msgAndArgs ...any) {
+	t.Helper()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var n int
+		if !assert.NoError(c, pool.QueryRow(context.Background(), sql).Scan(&n)) {
+			return
+		}
+		assert.Equal(c, want, n)
+	}, 60*time.Second, 10*time.Millisecond, msgAndArgs...)
 }
 
 func toJSON(v any) string {

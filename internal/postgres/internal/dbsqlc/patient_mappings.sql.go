@@ -63,28 +63,6 @@ func (q *Queries) MappingDelink(ctx context.Context, db DBTX, arg MappingDelinkP
 	return i, err
 }
 
-const mappingGetByWorkflow = `-- name: MappingGetByWorkflow :one
-SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at FROM patient_mappings WHERE workflow_id = $1
-`
-
-func (q *Queries) MappingGetByWorkflow(ctx context.Context, db DBTX, workflowID uuid.UUID) (PatientMapping, error) {
-	row := db.QueryRow(ctx, mappingGetByWorkflow, workflowID)
-	var i PatientMapping
-	err := row.Scan(
-		&i.ID,
-		&i.CustomerID,
-		&i.CustomerPatientID,
-		&i.InternalPatientID,
-		&i.Status,
-		&i.Score,
-		&i.WorkflowID,
-		&i.LinkedAt,
-		&i.DelinkWorkflowID,
-		&i.DelinkedAt,
-	)
-	return i, err
-}
-
 const mappingGetLatest = `-- name: MappingGetLatest :one
 SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at FROM patient_mappings
 WHERE customer_id = $1 AND customer_patient_id = $2

@@ -11,42 +11,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const webhookDeliveryListByWorkflow = `-- name: WebhookDeliveryListByWorkflow :many
-SELECT id, workflow_id, customer_id, event_id, attempt, attempted_at, target_host, status_code, error, latency_ms, delivered FROM webhook_deliveries WHERE workflow_id = $1 ORDER BY id
-`
-
-func (q *Queries) WebhookDeliveryListByWorkflow(ctx context.Context, db DBTX, workflowID uuid.UUID) ([]WebhookDelivery, error) {
-	rows, err := db.Query(ctx, webhookDeliveryListByWorkflow, workflowID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []WebhookDelivery
-	for rows.Next() {
-		var i WebhookDelivery
-		if err := rows.Scan(
-			&i.ID,
-			&i.WorkflowID,
-			&i.CustomerID,
-			&i.EventID,
-			&i.Attempt,
-			&i.AttemptedAt,
-			&i.TargetHost,
-			&i.StatusCode,
-			&i.Error,
-			&i.LatencyMs,
-			&i.Delivered,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const webhookDeliveryRecord = `-- name: WebhookDeliveryRecord :one
 WITH d AS (
     INSERT INTO webhook_deliveries (workflow_id, customer_id, event_id, attempt, target_host, status_code, error, latency_ms, delivered)

@@ -1,11 +1,10 @@
-package jobs
+package workflow
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net/url"
 	"time"
@@ -13,34 +12,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/patientlink/patientlink/internal/link"
-	"github.com/patientlink/patientlink/internal/metrics"
 	"github.com/patientlink/patientlink/internal/postgres"
 	"github.com/patientlink/patientlink/internal/webhook"
 )
 
-// ReasonWebhookUndeliverable marks a workflow whose notification could not
-// be delivered: the outcome (and any mapping) stays.
-const ReasonWebhookUndeliverable = "webhook_undeliverable"
-
-// Sender delivers one signed webhook.
-type Sender interface {
-	Send(ctx context.Context, d webhook.Delivery) webhook.Result
-}
-
-// WebhookDeliverWorker tells customers outcomes. Each attempt is logged; a
-// 2xx completes the workflow in the transaction that completes the job.
-type WebhookDeliverWorker struct {
-	river.WorkerDefaults[WebhookDeliverArgs]
-	Store    *postgres.Store
-	Sender   Sender
-	Schedule []time.Duration // delay before each attempt; its length bounds the attempts
-	Logger   *slog.Logger
-	Metrics  *metrics.Metrics
-	Now      func() time.Time
-}
+// ErrNothingToRedeliver says a workflow has no outcome to tell.
+var ErrNothingToRedeliver = errors.New("nothing to redeliver")
 
 // Event is the webhook body. It names ids and states only: never
 // demographics.
@@ -59,16 +38,17 @@ type EventData struct {
 	Status      link.State       `json:"status"`
 }
 
-// Timeout leaves room for the HTTP timeout and the bookkeeping around it.
-func (w *WebhookDeliverWorker) Timeout(*river.Job[WebhookDeliverArgs]) time.Duration {
-	return 2 * time.Minute
-}
+// DeliverTimeout leaves a delivery job room for the HTTP timeout and the
+// bookkeeping around it.
+const DeliverTimeout = 2 * time.Minute
 
-// Work makes one delivery attempt and schedules the next by snoozing, so
-// the Standard Webhooks schedule (and Retry-After) decide the spacing.
-func (w *WebhookDeliverWorker) Work(ctx context.Context, job *river.Job[WebhookDeliverArgs]) error {
-	log := w.Logger.With("workflow_id", job.Args.WorkflowID, "job_id", job.ID, "event_id", job.Args.EventID)
-	wf, err := w.Store.Workflow(ctx, job.Args.WorkflowID)
+// Deliver works one webhook.deliver job: one signed attempt, logged; a 2xx
+// completes the workflow in the transaction that completes the job. The
+// next attempt is scheduled by snoozing, so the Standard Webhooks schedule
+// (and Retry-After) decide the spacing.
+func (s *Service) Deliver(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	log := s.d.Logger.With("workflow_id", job.Args.WorkflowID, "job_id", job.ID, "event_id", job.Args.EventID)
+	wf, err := s.d.Store.Workflow(ctx, job.Args.WorkflowID)
 	if errors.Is(err, link.ErrNotFound) {
 		return nil
 	}
@@ -78,7 +58,7 @@ func (w *WebhookDeliverWorker) Work(ctx context.Context, job *river.Job[WebhookD
 	if wf.Notification.Status == link.NotifyDelivered || !(wf.Status.IsOutcome() || wf.Status == link.StateFailed) {
 		return nil // delivered already, or nothing to tell yet
 	}
-	customer, err := w.Store.Customer(ctx, wf.CustomerID)
+	customer, err := s.d.Store.Customer(ctx, wf.CustomerID)
 	if err != nil {
 		return err
 	}
@@ -90,8 +70,7 @@ func (w *WebhookDeliverWorker) Work(ctx context.Context, job *river.Job[WebhookD
 	if err != nil {
 		return err
 	}
-	now := w.now()
-	res := w.Sender.Send(ctx, webhook.Delivery{URL: target, MsgID: job.Args.EventID, Body: body, Secrets: customer.SigningSecrets(now)})
+	res := s.d.Sender.Send(ctx, webhook.Delivery{URL: target, MsgID: job.Args.EventID, Body: body, Secrets: customer.SigningSecrets(s.d.Now())})
 	attempt := wf.Notification.Attempts + 1
 	log = log.With("attempt", attempt, "status_code", res.StatusCode)
 
@@ -112,7 +91,7 @@ func (w *WebhookDeliverWorker) Work(ctx context.Context, job *river.Job[WebhookD
 		a.NotifyStatus = link.NotifyDelivered
 	case res.Retryable():
 		result = "retry"
-		delay, more = webhook.Backoff(w.Schedule, attempt+1, res.RetryAfter, rand.Float64)
+		delay, more = webhook.Backoff(s.d.Webhook.Schedule, attempt+1, res.RetryAfter, rand.Float64)
 		if !more {
 			a.NotifyStatus, result = link.NotifyFailed, "failed"
 		}
@@ -121,10 +100,10 @@ func (w *WebhookDeliverWorker) Work(ctx context.Context, job *river.Job[WebhookD
 	default: // a refused address, an invalid URL: retrying cannot help
 		a.NotifyStatus, result = link.NotifyFailed, "refused"
 	}
-	w.Metrics.WebhookAttempt(result)
+	s.d.Metrics.WebhookAttempt(result)
 
-	err = w.Store.WithTx(ctx, func(tx pgx.Tx) error {
-		if err := w.Store.RecordDelivery(ctx, tx, wf, a); err != nil {
+	err = s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
+		if err := s.d.Store.RecordDeliveryTx(ctx, tx, wf, a); err != nil {
 			return err
 		}
 		switch a.NotifyStatus {
@@ -132,19 +111,18 @@ func (w *WebhookDeliverWorker) Work(ctx context.Context, job *river.Job[WebhookD
 			return nil // the job snoozes below
 		case link.NotifyDelivered:
 			if wf.Status.IsOutcome() {
-				if _, err := w.Store.Transition(ctx, tx, wf, postgres.Transition{To: link.StateCompleted, Attempt: attempt}); err != nil {
+				if _, err := s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateCompleted, Attempt: attempt}); err != nil {
 					return ignoreRace(err)
 				}
 			}
 		case link.NotifyFailed:
 			if wf.Status.IsOutcome() {
-				if _, err := w.Store.Transition(ctx, tx, wf, postgres.Transition{To: link.StateFailed, Reason: ReasonWebhookUndeliverable, Attempt: attempt}); err != nil {
+				if _, err := s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateFailed, Reason: string(link.ReasonWebhookUndeliverable), Attempt: attempt}); err != nil {
 					return ignoreRace(err)
 				}
 			}
 		}
-		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-		return err
+		return completeJob(job).run(ctx, tx)
 	})
 	if err != nil {
 		return err
@@ -159,13 +137,6 @@ func (w *WebhookDeliverWorker) Work(ctx context.Context, job *river.Job[WebhookD
 	}
 	log.Info("webhook attempt failed; will retry", "error", a.Error, "retry_in", delay)
 	return river.JobSnooze(delay)
-}
-
-func (w *WebhookDeliverWorker) now() time.Time {
-	if w.Now != nil {
-		return w.Now()
-	}
-	return time.Now()
 }
 
 // eventFor describes wf to its customer. at is when the outcome was
@@ -202,25 +173,22 @@ func hostOf(raw string) string {
 // whose webhook was undeliverable returns to its outcome, or a delivered
 // one is sent again. The job is unique per workflow and event, so asking
 // twice queues one delivery.
-func Redeliver(ctx context.Context, store *postgres.Store, client *river.Client[pgx.Tx], id uuid.UUID) (link.Workflow, error) {
+func (s *Service) Redeliver(ctx context.Context, id uuid.UUID) (link.Workflow, error) {
 	var out link.Workflow
-	err := store.WithTx(ctx, func(tx pgx.Tx) error {
-		if _, err := store.LockWorkflow(ctx, tx, id); err != nil {
-			return err
-		}
-		wf, err := store.Workflow(ctx, id)
+	err := s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
+		wf, err := s.d.Store.LockWorkflowTx(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if wf.Outcome == "" || (wf.Status == link.StateFailed && wf.Reason != ReasonWebhookUndeliverable) {
+		if wf.Outcome == "" || (wf.Status == link.StateFailed && link.ReasonOf(wf.Reason) != link.ReasonWebhookUndeliverable) {
 			return fmt.Errorf("workflow %s has no outcome to redeliver (status %s): %w", id, wf.Status, ErrNothingToRedeliver)
 		}
 		if wf.Status == link.StateFailed {
-			if wf, err = store.Transition(ctx, tx, wf, postgres.Transition{To: wf.Outcome, Reason: "operator_redeliver", Attempt: wf.Attempt}); err != nil {
+			if wf, err = s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: wf.Outcome, Reason: string(link.ReasonOperatorRedeliver), Attempt: wf.Attempt}); err != nil {
 				return err
 			}
 		}
-		if err := renotify(ctx, store, client, tx, wf); err != nil {
+		if err := s.renotifyTx(ctx, tx, wf); err != nil {
 			return err
 		}
 		out = wf
@@ -229,23 +197,21 @@ func Redeliver(ctx context.Context, store *postgres.Store, client *river.Client[
 	return out, err
 }
 
-// queueNotification inserts the delivery of wf's current event, in tx. The
-// job is unique per workflow and event, so queueing twice is one delivery.
-func queueNotification(ctx context.Context, client *river.Client[pgx.Tx], tx pgx.Tx, wf link.Workflow) error {
-	if _, err := client.InsertTx(ctx, tx, WebhookDeliverArgs{WorkflowID: wf.ID, EventID: EventID(wf.ID, wf.Attempt)}, nil); err != nil {
+// queueNotificationTx inserts the delivery of wf's current event, in tx.
+// The job is unique per workflow and event, so queueing twice is one
+// delivery.
+func (s *Service) queueNotificationTx(ctx context.Context, tx pgx.Tx, wf link.Workflow) error {
+	if _, err := s.river.InsertTx(ctx, tx, DeliverArgs{WorkflowID: wf.ID, EventID: EventID(wf.ID, wf.Attempt)}, nil); err != nil {
 		return fmt.Errorf("error enqueueing notification: %w", err)
 	}
 	return nil
 }
 
-// renotify starts a fresh notification of wf (after FAILED, or an
+// renotifyTx starts a fresh notification of wf (after FAILED, or an
 // operator's redelivery) and queues it, in tx.
-func renotify(ctx context.Context, store *postgres.Store, client *river.Client[pgx.Tx], tx pgx.Tx, wf link.Workflow) error {
-	if err := store.ResetNotification(ctx, tx, wf); err != nil {
+func (s *Service) renotifyTx(ctx context.Context, tx pgx.Tx, wf link.Workflow) error {
+	if err := s.d.Store.ResetNotificationTx(ctx, tx, wf); err != nil {
 		return err
 	}
-	return queueNotification(ctx, client, tx, wf)
+	return s.queueNotificationTx(ctx, tx, wf)
 }
-
-// ErrNothingToRedeliver says a workflow has no outcome to tell.
-var ErrNothingToRedeliver = errors.New("nothing to redeliver")

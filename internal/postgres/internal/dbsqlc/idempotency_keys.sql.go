@@ -39,3 +39,22 @@ func (q *Queries) IdempotencyKeyGet(ctx context.Context, db DBTX, arg Idempotenc
 	)
 	return i, err
 }
+
+const idempotencyKeyPurge = `-- name: IdempotencyKeyPurge :execrows
+DELETE FROM idempotency_keys
+WHERE (customer_id, key) IN (
+    SELECT k.customer_id, k.key FROM idempotency_keys AS k
+    WHERE k.expires_at < now()
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+`
+
+// One bounded batch of expired keys: short transactions, short locks.
+func (q *Queries) IdempotencyKeyPurge(ctx context.Context, db DBTX, batchSize int32) (int64, error) {
+	result, err := db.Exec(ctx, idempotencyKeyPurge, batchSize)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}

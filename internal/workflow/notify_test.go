@@ -1,4 +1,4 @@
-package jobs_test
+package workflow_test
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/patientlink/patientlink/internal/jobs"
 	"github.com/patientlink/patientlink/internal/link"
 	"github.com/patientlink/patientlink/internal/webhooksig"
 )
@@ -35,7 +34,7 @@ func TestWebhookForbiddenTargetThenRedeliver(t *testing.T) {
 
 			wf := b.waitDone(t, b.submit(t, link.RequestLink, patient, p.FullName, p.DOB))
 			require.Equal(t, link.StateFailed, wf.Status)
-			require.Equal(t, jobs.ReasonWebhookUndeliverable, wf.Reason)
+			require.Equal(t, string(link.ReasonWebhookUndeliverable), wf.Reason)
 			require.Equal(t, link.StateLinked, wf.Outcome, "the outcome stays")
 			require.Equal(t, link.NotifyFailed, wf.Notification.Status)
 			require.Contains(t, wf.Notification.LastError, "refused")
@@ -47,7 +46,7 @@ func TestWebhookForbiddenTargetThenRedeliver(t *testing.T) {
 
 			_, err = b.pool.Exec(context.Background(), "UPDATE customers SET webhook_url = $1 WHERE id = $2", b.sinkURL+"/hook", b.customer.ID)
 			require.NoError(t, err)
-			_, err = jobs.Redeliver(context.Background(), b.store, b.client, wf.ID)
+			_, err = b.svc.Redeliver(context.Background(), wf.ID)
 			require.NoError(t, err)
 			wf = b.waitDone(t, wf.ID)
 			require.Equal(t, link.StateCompleted, wf.Status)

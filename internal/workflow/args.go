@@ -1,6 +1,4 @@
-// Package jobs holds patientlink's River jobs: their arguments, workers and
-// the periodic schedule.
-package jobs
+package workflow
 
 import (
 	"fmt"
@@ -30,36 +28,40 @@ var uniquePerWorkflow = river.UniqueOpts{
 	},
 }
 
-// LinkProcessArgs asks a worker to process a workflow. It carries ids only:
+// ProcessArgs asks a worker to process a workflow. It carries ids only:
 // River UI shows job args, and patient data must never appear there.
-type LinkProcessArgs struct {
+type ProcessArgs struct {
 	WorkflowID  uuid.UUID        `json:"workflow_id" river:"unique"`
 	CustomerID  uuid.UUID        `json:"customer_id"`
 	RequestType link.RequestType `json:"request_type"`
 }
 
 // Kind is the job's name in river_job.
-func (LinkProcessArgs) Kind() string { return "link.process" }
+func (ProcessArgs) Kind() string { return "link.process" }
 
 // InsertOpts puts link jobs on their queue, unique per workflow.
-func (LinkProcessArgs) InsertOpts() river.InsertOpts {
+func (ProcessArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueLink, MaxAttempts: 25, UniqueOpts: uniquePerWorkflow}
 }
 
-// WebhookDeliverArgs asks a worker to tell the customer a workflow's
-// outcome. EventID is the Standard Webhooks message id: the same on every
-// retry, so receivers can de-duplicate.
-type WebhookDeliverArgs struct {
+func processArgsOf(wf link.Workflow) ProcessArgs {
+	return ProcessArgs{WorkflowID: wf.ID, CustomerID: wf.CustomerID, RequestType: wf.RequestType}
+}
+
+// DeliverArgs asks a worker to tell the customer a workflow's outcome.
+// EventID is the Standard Webhooks message id: the same on every retry, so
+// receivers can de-duplicate.
+type DeliverArgs struct {
 	WorkflowID uuid.UUID `json:"workflow_id" river:"unique"`
 	EventID    string    `json:"event_id" river:"unique"`
 }
 
 // Kind is the job's name in river_job.
-func (WebhookDeliverArgs) Kind() string { return "webhook.deliver" }
+func (DeliverArgs) Kind() string { return "webhook.deliver" }
 
 // InsertOpts puts deliveries on their own queue. Attempts are counted by
 // the retry schedule, not River's default.
-func (WebhookDeliverArgs) InsertOpts() river.InsertOpts {
+func (DeliverArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueWebhook, MaxAttempts: 100, UniqueOpts: uniquePerWorkflow}
 }
 

@@ -1,28 +1,16 @@
-package jobs_test
+package workflow_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/patientlink/patientlink/internal/jobs"
 	"github.com/patientlink/patientlink/internal/link"
-	"github.com/patientlink/patientlink/internal/pgtest"
 	"github.com/patientlink/patientlink/internal/postgres"
+	"github.com/patientlink/patientlink/internal/workflow"
 )
-
-func (b *testBundle) reconciler() *jobs.Reconciler {
-	return &jobs.Reconciler{Store: b.store, Logger: slog.New(slog.DiscardHandler), After: 7 * time.Minute, Limit: 5, BatchSize: 100}
-}
 
 // loseWork deletes a workflow's jobs and backdates it: a lost message.
 func (b *testBundle) loseWork(t *testing.T, id uuid.UUID) {
@@ -31,15 +19,6 @@ func (b *testBundle) loseWork(t *testing.T, id uuid.UUID) {
 	require.NoError(t, err)
 	_, err = b.pool.Exec(context.Background(), "UPDATE workflows SET updated_at = now() - interval '8 minutes' WHERE id = $1", id)
 	require.NoError(t, err)
-}
-
-// insertOnly is a River client that inserts jobs but works none, so the
-// test decides when work happens.
-func insertOnly(t *testing.T, pool *pgxpool.Pool) *river.Client[pgx.Tx] {
-	t.Helper()
-	c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-	require.NoError(t, err)
-	return c
 }
 
 // Must show: a workflow whose job was deleted and whose updated_at is
@@ -57,12 +36,12 @@ func TestReconcileRecoversLostWork(t *testing.T) {
 	// Young or healthy workflows are left alone.
 	fresh := b.submit(t, link.RequestLink, uuid.New(), "Fresh Request", "1990-01-01")
 
-	res, err := b.reconciler().Pass(context.Background(), insertOnly(t, b.pool))
+	res, err := b.svc.Reconcile(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, jobs.ReconcileResult{Requeued: 1}, res)
-	res, err = b.reconciler().Pass(context.Background(), insertOnly(t, b.pool))
+	require.Equal(t, workflow.ReconcileResult{Requeued: 1}, res)
+	res, err = b.svc.Reconcile(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, jobs.ReconcileResult{}, res, "a second pass finds a live job and does nothing")
+	require.Equal(t, workflow.ReconcileResult{}, res, "a second pass finds a live job and does nothing")
 
 	require.NoError(t, b.client.Start(context.Background()))
 	wf := b.waitDone(t, id)
@@ -83,13 +62,13 @@ func TestReconcileRequeuesNotification(t *testing.T) {
 	// Record the outcome as a worker would have, then lose the webhook job.
 	wf, err := b.store.Workflow(context.Background(), id)
 	require.NoError(t, err)
-	wf, err = b.store.TransitionNow(context.Background(), wf, postgres.Transition{To: link.StateInProgress})
+	wf, err = b.store.Transition(context.Background(), wf, postgres.Transition{To: link.StateInProgress})
 	require.NoError(t, err)
-	_, err = b.store.TransitionNow(context.Background(), wf, postgres.Transition{To: link.StateNoResults, Outcome: link.StateNoResults})
+	_, err = b.store.Transition(context.Background(), wf, postgres.Transition{To: link.StateNoResults, Outcome: link.StateNoResults})
 	require.NoError(t, err)
 	b.loseWork(t, id)
 
-	_, err = b.reconciler().Pass(context.Background(), insertOnly(t, b.pool))
+	_, err = b.svc.Reconcile(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM river_job WHERE kind = 'webhook.deliver' AND args->>'workflow_id' = $1", id))
 	require.Zero(t, count(t, b.pool, "SELECT count(*) FROM river_job WHERE kind = 'link.process' AND args->>'workflow_id' = $1", id))
@@ -106,27 +85,26 @@ func TestReconcileLimit(t *testing.T) {
 	b := setup(t, setupOpts{})
 	require.NoError(t, b.client.Stop(context.Background()))
 	id := b.submit(t, link.RequestLink, uuid.New(), "Always Lost", "1970-01-01")
-	client := insertOnly(t, b.pool)
 	for range 5 {
 		b.loseWork(t, id)
-		res, err := b.reconciler().Pass(context.Background(), client)
+		res, err := b.svc.Reconcile(context.Background())
 		require.NoError(t, err)
-		require.Equal(t, jobs.ReconcileResult{Requeued: 1}, res)
+		require.Equal(t, workflow.ReconcileResult{Requeued: 1}, res)
 	}
 	b.loseWork(t, id)
-	res, err := b.reconciler().Pass(context.Background(), client)
+	res, err := b.svc.Reconcile(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, jobs.ReconcileResult{Failed: 1}, res)
+	require.Equal(t, workflow.ReconcileResult{Failed: 1}, res)
 
 	wf, err := b.store.Workflow(context.Background(), id)
 	require.NoError(t, err)
 	require.Equal(t, link.StateFailed, wf.Status)
-	require.Equal(t, jobs.ReasonReconcileLimit, wf.Reason)
+	require.Equal(t, string(link.ReasonReconcileLimit), wf.Reason)
 	require.Equal(t, 5, count(t, b.pool, "SELECT count(*) FROM workflow_events WHERE workflow_id = $1 AND reason = 'reconcile'", id))
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM workflow_events WHERE workflow_id = $1 AND to_status = 'FAILED' AND reason = 'reconcile_limit'", id))
 
 	// The operator's retry starts a new attempt with a fresh count.
-	wf, err = jobs.Retry(context.Background(), b.store, client, id)
+	wf, err = b.svc.Retry(context.Background(), id)
 	require.NoError(t, err)
 	require.Equal(t, link.StateReceived, wf.Status)
 	require.Equal(t, 2, wf.Attempt)
@@ -140,13 +118,13 @@ func TestStopCancelsJobs(t *testing.T) {
 	b := setup(t, setupOpts{})
 	require.NoError(t, b.client.Stop(context.Background()))
 	id := b.submit(t, link.RequestLink, uuid.New(), "Stop Me", "1970-01-01")
-	wf, err := jobs.Stop(context.Background(), b.store, insertOnly(t, b.pool), id, "customer asked")
+	wf, err := b.svc.Stop(context.Background(), id, "customer asked")
 	require.NoError(t, err)
 	require.Equal(t, link.StateFailed, wf.Status)
 	require.Equal(t, "operator_stop: customer asked", wf.Reason)
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM river_job WHERE args->>'workflow_id' = $1 AND state = 'cancelled'", id))
 
-	_, err = jobs.Stop(context.Background(), b.store, insertOnly(t, b.pool), id, "again")
+	_, err = b.svc.Stop(context.Background(), id, "again")
 	var terr *link.TransitionError
 	require.ErrorAs(t, err, &terr, "an ended workflow cannot be stopped")
 }
@@ -185,8 +163,7 @@ func TestPurges(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.pool.Exec(ctx, "UPDATE workflows SET status = 'COMPLETED', outcome = 'NO_RESULTS', ended_at = now() - interval '1 day' WHERE id = $1", recent)
 	require.NoError(t, err)
-	purger := &jobs.Purger{Store: b.store, Logger: slog.New(slog.DiscardHandler), BatchSize: 1, PayloadRetention: 30 * 24 * time.Hour}
-	n, err := purger.Payloads(ctx)
+	n, err := b.svc.PurgePayloads(ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, n)
 	require.Zero(t, count(t, b.pool, "SELECT count(*) FROM request_payloads WHERE workflow_id = $1", old))
@@ -203,66 +180,11 @@ func TestStuckReport(t *testing.T) {
 	b.submit(t, link.RequestLink, uuid.New(), "New One", "1970-01-01")
 	_, err := b.pool.Exec(context.Background(), "UPDATE workflows SET created_at = now() - interval '2 hours' WHERE id = $1", old)
 	require.NoError(t, err)
-	rep, err := (&jobs.Reporter{Store: b.store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}).Report(context.Background())
+	rep, err := b.svc.ReportStuck(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 2, rep.PendingTotal)
 	require.Equal(t, map[string]map[string]int{"RECEIVED": {"<7m": 1, "1h-24h": 1}}, rep.ByStateAge)
 	require.Equal(t, old.String(), rep.Oldest[0].WorkflowID)
 	require.GreaterOrEqual(t, rep.Oldest[0].AgeSeconds, int64(7200))
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM reconciliation_reports"))
-}
-
-// Must show: with two worker processes, each periodic job fires once per
-// interval, not twice.
-func TestPeriodicJobsFireOncePerInterval(t *testing.T) {
-	t.Parallel()
-	pool, _ := pgtest.Pool(t)
-	store := postgres.New(pool)
-	logger := slog.New(slog.DiscardHandler)
-	const every = time.Second
-	for range 2 {
-		// Each "process" has its own pool and River client.
-		cfg := pool.Config()
-		own, err := pgxpool.NewWithConfig(context.Background(), cfg)
-		require.NoError(t, err)
-		t.Cleanup(own.Close)
-		ownStore := postgres.New(own)
-		rc := jobs.RiverConfig(jobs.Settings{
-			Logger: logger, LinkWorkers: 1, WebhookWorkers: 1, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond,
-			ReconcileEvery: every, PurgeIdempotencyEvery: every,
-		}, jobs.Workers{
-			Processor:  &jobs.LinkProcessor{Store: ownStore, Logger: logger, Policy: link.DefaultPolicy},
-			Reconciler: &jobs.Reconciler{Store: ownStore, Logger: logger, After: time.Hour, Limit: 5, BatchSize: 10},
-			Purger:     &jobs.Purger{Store: ownStore, Logger: logger, BatchSize: 10, PayloadRetention: time.Hour},
-		})
-		client, err := river.NewClient(riverpgxv5.New(own), rc)
-		require.NoError(t, err)
-		require.NoError(t, client.Start(context.Background()))
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = client.StopAndCancel(ctx)
-		})
-	}
-	_ = store
-	// Wait for a leader to be elected and the schedule to run a while.
-	require.Eventually(t, func() bool {
-		return count(t, pool, "SELECT count(*) FROM river_job WHERE kind = 'reconcile'") >= 1
-	}, 20*time.Second, 50*time.Millisecond)
-	time.Sleep(5 * time.Second)
-
-	for _, kind := range []string{"reconcile", "purge-idempotency"} {
-		rows, err := pool.Query(context.Background(), "SELECT created_at FROM river_job WHERE kind = $1 ORDER BY created_at", kind)
-		require.NoError(t, err)
-		times, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
-		require.NoError(t, err)
-		require.GreaterOrEqual(t, len(times), 4, kind)
-		span := times[len(times)-1].Sub(times[0])
-		require.LessOrEqual(t, len(times), int(span/every)+2, "%s fired %d times in %s: more than once per interval", kind, len(times), span)
-		// Two leaders firing the same period would insert within
-		// milliseconds of each other; a late schedule under load is not that.
-		for i := 1; i < len(times); i++ {
-			require.Greater(t, times[i].Sub(times[i-1]), 100*time.Millisecond, "%s fired twice at once", kind)
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package jobs_test
+package workflow_test
 
 import (
 	"context"
@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patientlink/patientlink/internal/index"
 	"github.com/patientlink/patientlink/internal/indexsim"
-	"github.com/patientlink/patientlink/internal/jobs"
 	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/workflow"
 )
 
 func TestLinkProcessOutcomes(t *testing.T) {
@@ -130,14 +131,12 @@ func TestLinkProcessTwiceConcurrently(t *testing.T) {
 	// redelivery would be.
 	_, err := b.pool.Exec(context.Background(), `INSERT INTO river_job (args, kind, max_attempts, queue, state, priority)
 		VALUES ($1, 'link.process', 25, 'link', 'available', 1)`,
-		toJSON(jobs.LinkProcessArgs{WorkflowID: id, CustomerID: b.customer.ID, RequestType: link.RequestLink}))
+		toJSON(workflow.ProcessArgs{WorkflowID: id, CustomerID: b.customer.ID, RequestType: link.RequestLink}))
 	require.NoError(t, err)
 
 	wf := b.waitDone(t, id)
 	require.Equal(t, link.StateLinked, wf.Outcome)
-	require.Eventually(t, func() bool {
-		return count(t, b.pool, "SELECT count(*) FROM river_job WHERE kind = 'link.process' AND state = 'completed'") == 2
-	}, 10*time.Second, 10*time.Millisecond)
+	eventuallyCount(t, b.pool, 2, "SELECT count(*) FROM river_job WHERE kind = 'link.process' AND state = 'completed'")
 	require.EqualValues(t, 2, idx.calls.Load(), "both jobs ran")
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM patient_mappings WHERE workflow_id = $1", id))
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM mapping_events WHERE workflow_id = $1", id))
@@ -145,11 +144,9 @@ func TestLinkProcessTwiceConcurrently(t *testing.T) {
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM river_job WHERE kind = 'webhook.deliver'"))
 
 	// A late redelivery after the outcome changes nothing.
-	_, err = b.client.Insert(context.Background(), jobs.LinkProcessArgs{WorkflowID: id, CustomerID: b.customer.ID, RequestType: link.RequestLink}, nil)
+	_, err = b.client.Insert(context.Background(), workflow.ProcessArgs{WorkflowID: id, CustomerID: b.customer.ID, RequestType: link.RequestLink}, nil)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		return count(t, b.pool, "SELECT count(*) FROM river_job WHERE kind = 'link.process' AND state = 'completed'") == 3
-	}, 10*time.Second, 10*time.Millisecond)
+	eventuallyCount(t, b.pool, 3, "SELECT count(*) FROM river_job WHERE kind = 'link.process' AND state = 'completed'")
 	require.EqualValues(t, 2, idx.calls.Load(), "a finished workflow is not searched again")
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM workflow_events WHERE workflow_id = $1 AND to_status = 'LINKED'", id))
 }
@@ -166,9 +163,7 @@ func TestLinkProcessUnderIndexErrors(t *testing.T) {
 		p := pop[i]
 		ids[i] = b.submit(t, link.RequestLink, uuid.New(), p.FullName, p.DOB)
 	}
-	require.Eventually(t, func() bool {
-		return count(t, b.pool, "SELECT count(*) FROM workflows WHERE status = 'COMPLETED'") == n
-	}, 60*time.Second, 100*time.Millisecond, "every request reaches an outcome and is notified")
+	eventuallyCount(t, b.pool, n, "SELECT count(*) FROM workflows WHERE status = 'COMPLETED'", "every request reaches an outcome and is notified")
 	require.Zero(t, count(t, b.pool, "SELECT count(*) FROM workflows WHERE status = 'FAILED'"))
 	require.Equal(t, n, count(t, b.pool, "SELECT count(DISTINCT workflow_id) FROM workflow_events WHERE to_status IN ('LINKED','NO_RESULTS','AMBIGUOUS','CONFLICT')"))
 	require.Equal(t, n, count(t, b.pool, "SELECT count(*) FROM workflow_events WHERE to_status IN ('LINKED','NO_RESULTS','AMBIGUOUS','CONFLICT')"), "no outcome recorded twice")
@@ -189,7 +184,7 @@ func TestLinkProcessPermanentIndexError(t *testing.T) {
 	b := setup(t, setupOpts{index: index.New(srv.URL, index.Options{})})
 	wf := b.waitDone(t, b.submit(t, link.RequestLink, uuid.New(), "Bad Request", "1970-01-01"))
 	require.Equal(t, link.StateFailed, wf.Status)
-	require.Contains(t, wf.Reason, jobs.ReasonIndexRejected)
+	require.Contains(t, wf.Reason, string(link.ReasonIndexRejected))
 	require.EqualValues(t, 1, calls.Load())
 }
 
@@ -201,10 +196,10 @@ func TestLinkProcessAsync(t *testing.T) {
 	b := setup(t, setupOpts{sim: indexsim.Config{Async: true, CallbackURL: "http://127.0.0.1:9", CallbackSecret: []byte("0123456789abcdef")}})
 	p := b.sim.Population()[3]
 	id := b.submit(t, link.RequestLink, uuid.New(), p.FullName, p.DOB)
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		wf, err := b.store.Workflow(context.Background(), id)
-		require.NoError(t, err)
-		return wf.Status == link.StateRequested
+		assert.NoError(c, err)
+		assert.Equal(c, link.StateRequested, wf.Status)
 	}, 10*time.Second, 10*time.Millisecond)
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM workflows WHERE id = $1 AND search_id IS NOT NULL", id))
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM river_job WHERE kind = 'link.process' AND state = 'completed'"), "the job ends while the search is awaited")

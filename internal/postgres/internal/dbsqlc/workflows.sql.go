@@ -12,6 +12,37 @@ import (
 	"github.com/google/uuid"
 )
 
+const workflowCountPendingByStatus = `-- name: WorkflowCountPendingByStatus :many
+SELECT w.status, count(*)::int AS n FROM workflows AS w
+WHERE w.status NOT IN ('COMPLETED', 'FAILED')
+GROUP BY w.status
+`
+
+type WorkflowCountPendingByStatusRow struct {
+	Status string
+	N      int32
+}
+
+func (q *Queries) WorkflowCountPendingByStatus(ctx context.Context, db DBTX) ([]WorkflowCountPendingByStatusRow, error) {
+	rows, err := db.Query(ctx, workflowCountPendingByStatus)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []WorkflowCountPendingByStatusRow
+	for rows.Next() {
+		var i WorkflowCountPendingByStatusRow
+		if err := rows.Scan(&i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const workflowCreateClaimingKey = `-- name: WorkflowCreateClaimingKey :one
 WITH k AS (
     INSERT INTO idempotency_keys AS ik (customer_id, key, request_hash, response_status, response_body, workflow_id, expires_at)
@@ -157,41 +188,6 @@ func (q *Queries) WorkflowGetBySearchID(ctx context.Context, db DBTX, searchID *
 	return i, err
 }
 
-const workflowGetForCustomer = `-- name: WorkflowGetForCustomer :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows WHERE id = $1 AND customer_id = $2
-`
-
-type WorkflowGetForCustomerParams struct {
-	ID         uuid.UUID
-	CustomerID uuid.UUID
-}
-
-func (q *Queries) WorkflowGetForCustomer(ctx context.Context, db DBTX, arg WorkflowGetForCustomerParams) (Workflow, error) {
-	row := db.QueryRow(ctx, workflowGetForCustomer, arg.ID, arg.CustomerID)
-	var i Workflow
-	err := row.Scan(
-		&i.ID,
-		&i.CustomerID,
-		&i.PatientID,
-		&i.RequestType,
-		&i.Status,
-		&i.Outcome,
-		&i.Reason,
-		&i.WebhookURL,
-		&i.Attempt,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.EndedAt,
-		&i.SearchID,
-		&i.NotifyStatus,
-		&i.NotifyAttempts,
-		&i.NotifyLastAt,
-		&i.NotifyLastError,
-		&i.ReconcileCount,
-	)
-	return i, err
-}
-
 const workflowGetOpenForPatient = `-- name: WorkflowGetOpenForPatient :one
 SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows
 WHERE customer_id = $1 AND patient_id = $2 AND status NOT IN ('COMPLETED', 'FAILED')
@@ -274,17 +270,128 @@ func (q *Queries) WorkflowGetWithCustomerStatus(ctx context.Context, db DBTX, ar
 	return i, err
 }
 
-const workflowLockStatus = `-- name: WorkflowLockStatus :one
-SELECT status FROM workflows WHERE id = $1 FOR UPDATE
+const workflowListStuck = `-- name: WorkflowListStuck :many
+SELECT w.id, w.customer_id, w.patient_id, w.request_type, w.status, w.outcome, w.reason, w.webhook_url, w.attempt, w.created_at, w.updated_at, w.ended_at, w.search_id, w.notify_status, w.notify_attempts, w.notify_last_at, w.notify_last_error, w.reconcile_count FROM workflows AS w
+WHERE w.status NOT IN ('COMPLETED', 'FAILED')
+  AND w.updated_at < now() - make_interval(secs => $1::float8)
+  AND NOT EXISTS (
+      SELECT 1 FROM river_job AS j
+      WHERE j.args @> jsonb_build_object('workflow_id', w.id::text)
+        AND j.state IN ('available', 'pending', 'running', 'retryable', 'scheduled')
+  )
+ORDER BY w.updated_at
+LIMIT $2
+FOR UPDATE OF w SKIP LOCKED
 `
 
-// Locks the workflow row for the rest of the transaction: whoever records
-// an outcome holds it, so a racing duplicate waits and then sees the result.
-func (q *Queries) WorkflowLockStatus(ctx context.Context, db DBTX, id uuid.UUID) (string, error) {
-	row := db.QueryRow(ctx, workflowLockStatus, id)
-	var status string
-	err := row.Scan(&status)
-	return status, err
+type WorkflowListStuckParams struct {
+	OlderThanSeconds float64
+	MaxRows          int32
+}
+
+// Pending workflows with no progress for older_than_seconds and no live
+// River job: lost work. Rows are locked, and rows another reconciler holds
+// are skipped, so concurrent passes split the work instead of doubling it.
+func (q *Queries) WorkflowListStuck(ctx context.Context, db DBTX, arg WorkflowListStuckParams) ([]Workflow, error) {
+	rows, err := db.Query(ctx, workflowListStuck, arg.OlderThanSeconds, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Workflow
+	for rows.Next() {
+		var i Workflow
+		if err := rows.Scan(
+			&i.ID,
+			&i.CustomerID,
+			&i.PatientID,
+			&i.RequestType,
+			&i.Status,
+			&i.Outcome,
+			&i.Reason,
+			&i.WebhookURL,
+			&i.Attempt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.EndedAt,
+			&i.SearchID,
+			&i.NotifyStatus,
+			&i.NotifyAttempts,
+			&i.NotifyLastAt,
+			&i.NotifyLastError,
+			&i.ReconcileCount,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const workflowLock = `-- name: WorkflowLock :one
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows WHERE id = $1 FOR UPDATE
+`
+
+// Locks the workflow row for the rest of the transaction and reads it
+// there: whoever records an outcome holds it, so a racing duplicate waits
+// and then sees the result.
+func (q *Queries) WorkflowLock(ctx context.Context, db DBTX, id uuid.UUID) (Workflow, error) {
+	row := db.QueryRow(ctx, workflowLock, id)
+	var i Workflow
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.PatientID,
+		&i.RequestType,
+		&i.Status,
+		&i.Outcome,
+		&i.Reason,
+		&i.WebhookURL,
+		&i.Attempt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.EndedAt,
+		&i.SearchID,
+		&i.NotifyStatus,
+		&i.NotifyAttempts,
+		&i.NotifyLastAt,
+		&i.NotifyLastError,
+		&i.ReconcileCount,
+	)
+	return i, err
+}
+
+const workflowReconcileMark = `-- name: WorkflowReconcileMark :one
+WITH w AS (
+    UPDATE workflows AS wf
+    SET reconcile_count = wf.reconcile_count + 1, updated_at = now()
+    WHERE wf.id = $1
+    RETURNING wf.id, wf.customer_id, wf.patient_id, wf.request_type, wf.status, wf.outcome, wf.reason, wf.webhook_url, wf.attempt, wf.created_at, wf.updated_at, wf.ended_at, wf.search_id, wf.notify_status, wf.notify_attempts, wf.notify_last_at, wf.notify_last_error, wf.reconcile_count
+), e AS (
+    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt)
+    SELECT w.id, w.customer_id, w.request_type, w.status, w.status, 'reconcile', w.reconcile_count FROM w
+)
+SELECT w.reconcile_count FROM w
+`
+
+// Counts a reconcile attempt and records it in the history.
+func (q *Queries) WorkflowReconcileMark(ctx context.Context, db DBTX, id uuid.UUID) (int32, error) {
+	row := db.QueryRow(ctx, workflowReconcileMark, id)
+	var reconcile_count int32
+	err := row.Scan(&reconcile_count)
+	return reconcile_count, err
+}
+
+const workflowReconcileReset = `-- name: WorkflowReconcileReset :exec
+UPDATE workflows SET reconcile_count = 0 WHERE id = $1
+`
+
+func (q *Queries) WorkflowReconcileReset(ctx context.Context, db DBTX, id uuid.UUID) error {
+	_, err := db.Exec(ctx, workflowReconcileReset, id)
+	return err
 }
 
 const workflowStatusGet = `-- name: WorkflowStatusGet :one

@@ -7,45 +7,19 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
-	"github.com/patientlink/patientlink/internal/dbsqlc"
 	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/postgres/internal/dbsqlc"
 )
 
-// StuckWorkflows lists, and locks until tx ends, up to max pending
-// workflows without progress for olderThan and without a live job. Rows
-// another transaction holds are skipped.
-func (s *Store) StuckWorkflows(ctx context.Context, tx pgx.Tx, olderThan time.Duration, max int) ([]link.Workflow, error) {
-	rows, err := s.q.WorkflowListStuck(ctx, tx, dbsqlc.WorkflowListStuckParams{OlderThanSeconds: olderThan.Seconds(), MaxRows: int32(max)})
+// Payload returns a workflow's sealed request data and the id of the key
+// that sealed it; link.ErrNotFound once purged.
+func (s *Store) Payload(ctx context.Context, workflowID uuid.UUID) (keyID string, sealed []byte, err error) {
+	row, err := s.q.RequestPayloadGet(ctx, s.pool, workflowID)
 	if err != nil {
-		return nil, fmt.Errorf("error listing stuck workflows: %w", err)
+		return "", nil, interpretError(err)
 	}
-	out := make([]link.Workflow, len(rows))
-	for i, r := range rows {
-		out[i] = workflowFromRow(r)
-	}
-	return out, nil
-}
-
-// MarkReconciled counts a reconcile attempt for wf, with its history event,
-// and returns the new count.
-func (s *Store) MarkReconciled(ctx context.Context, tx pgx.Tx, wf link.Workflow) (int, error) {
-	n, err := s.q.WorkflowReconcileMark(ctx, tx, wf.ID)
-	if err != nil {
-		return 0, fmt.Errorf("error marking reconcile attempt: %w", err)
-	}
-	return int(n), nil
-}
-
-// ResetReconciled clears wf's reconcile count (an operator's retry).
-func (s *Store) ResetReconciled(ctx context.Context, tx pgx.Tx, wf link.Workflow) error {
-	return s.q.WorkflowReconcileReset(ctx, tx, wf.ID)
-}
-
-// LiveJobIDs are the ids of wf's jobs that may still run.
-func (s *Store) LiveJobIDs(ctx context.Context, tx pgx.Tx, workflowID uuid.UUID) ([]int64, error) {
-	return s.q.RiverJobIDsLiveForWorkflow(ctx, tx, workflowID.String())
+	return row.KeyID, row.Sealed, nil
 }
 
 // PurgeIdempotencyKeys deletes one batch of expired keys.
@@ -70,9 +44,9 @@ type StuckReport struct {
 
 // StuckWorkflow names a pending workflow by id, state and age.
 type StuckWorkflow struct {
-	WorkflowID string `json:"workflow_id"`
-	Status     string `json:"status"`
-	AgeSeconds int64  `json:"age_seconds"`
+	WorkflowID string     `json:"workflow_id"`
+	Status     link.State `json:"status"`
+	AgeSeconds int64      `json:"age_seconds"`
 }
 
 // CreateStuckReport computes and stores a report naming the oldest count

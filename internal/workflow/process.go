@@ -1,0 +1,240 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/patientlink/patientlink/internal/index"
+	"github.com/patientlink/patientlink/internal/link"
+	"github.com/patientlink/patientlink/internal/postgres"
+)
+
+// finish runs inside the outcome's transaction: the job's completion, so
+// the outcome and the job's end commit together. Nil when no job is being
+// worked (an async search callback).
+type finish func(ctx context.Context, tx pgx.Tx) error
+
+func completeJob[T river.JobArgs](job *river.Job[T]) finish {
+	return func(ctx context.Context, tx pgx.Tx) error {
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	}
+}
+
+func (f finish) run(ctx context.Context, tx pgx.Tx) error {
+	if f == nil {
+		return nil
+	}
+	return f(ctx, tx)
+}
+
+// Process works one link.process job: IN_PROGRESS, then the index search
+// and the outcome (or REQUESTED for an async search), or the de-link.
+// River delivers at least once, so every step is safe to repeat: an outcome
+// is recorded only from a pending state, under the workflow's row lock, in
+// the transaction that completes the job.
+func (s *Service) Process(ctx context.Context, job *river.Job[ProcessArgs]) error {
+	log := s.d.Logger.With("workflow_id", job.Args.WorkflowID, "job_id", job.ID, "attempt", job.Attempt)
+	wf, err := s.d.Store.Workflow(ctx, job.Args.WorkflowID)
+	if errors.Is(err, link.ErrNotFound) {
+		log.Warn("link.process for a missing workflow; dropping the job")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !wf.Status.IsPending() || wf.Status.IsOutcome() {
+		return nil // a repeat: the outcome is recorded already
+	}
+	wf, err = s.d.Store.Transition(ctx, wf, postgres.Transition{To: link.StateInProgress, Attempt: job.Attempt})
+	var terr *link.TransitionError
+	if errors.As(err, &terr) {
+		return nil // someone else moved it on
+	}
+	if err != nil {
+		return err
+	}
+
+	if wf.RequestType == link.RequestDelink {
+		return s.recordDelink(ctx, wf, job)
+	}
+
+	query, reason, err := s.query(ctx, wf)
+	if err != nil {
+		return err
+	}
+	if reason != "" {
+		return s.fail(ctx, wf, job, reason)
+	}
+	resp, err := s.d.Index.Search(ctx, query)
+	switch {
+	case errors.Is(err, index.ErrCircuitOpen):
+		// The index is down and the breaker says so: wait without using up
+		// an attempt.
+		return river.JobSnooze(5 * time.Second)
+	case index.IsTemporary(err):
+		if job.Attempt >= job.MaxAttempts {
+			return s.fail(ctx, wf, job, string(link.ReasonIndexUnavailable))
+		}
+		return fmt.Errorf("index search: %w", err)
+	case err != nil:
+		log.Warn("index refused the search", "error", err)
+		return s.fail(ctx, wf, job, link.ReasonIndexRejected.With(err.Error()))
+	case resp.Async():
+		return s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
+			if _, err := s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateRequested, SearchID: resp.SearchID, Attempt: job.Attempt}); err != nil {
+				return ignoreRace(err)
+			}
+			return completeJob(job).run(ctx, tx)
+		})
+	}
+	return s.recordResults(ctx, wf, toMatches(resp.Results), job.Attempt, completeJob(job))
+}
+
+// RecordSearchResults applies the index's answer to an async search (its
+// callback). Applied once; repeats change nothing. An unknown search id is
+// link.ErrNotFound: the index may call back before REQUESTED commits.
+func (s *Service) RecordSearchResults(ctx context.Context, searchID string, results []index.Result) error {
+	wf, err := s.d.Store.WorkflowBySearchID(ctx, searchID)
+	if err != nil {
+		return err
+	}
+	return s.recordResults(ctx, wf, toMatches(results), wf.Attempt, nil)
+}
+
+// query opens the sealed payload into an index query. A reason comes back
+// when the payload can never be read: the workflow must fail, not retry.
+func (s *Service) query(ctx context.Context, wf link.Workflow) (index.Query, string, error) {
+	keyID, sealed, err := s.d.Store.Payload(ctx, wf.ID)
+	if errors.Is(err, link.ErrNotFound) {
+		return index.Query{}, string(link.ReasonPayloadMissing), nil
+	}
+	if err != nil {
+		return index.Query{}, "", err
+	}
+	plain, err := s.d.Keyring.Open(keyID, sealed, wf.ID[:])
+	if err != nil {
+		return index.Query{}, string(link.ReasonPayloadUnreadable), nil
+	}
+	var req link.Request
+	if err := json.Unmarshal(plain, &req); err != nil {
+		return index.Query{}, string(link.ReasonPayloadUnreadable), nil
+	}
+	dob, _ := link.ParseDOB(req.Patient.DOB)
+	q := index.Query{FullName: req.Patient.FullName, DOB: dob.Format(time.DateOnly)}
+	if c := req.Patient.Contact; c != nil {
+		q.Email, q.Phone = c.Email, c.Phone
+	}
+	return q, "", nil
+}
+
+// recordResults records the outcome of a search in one transaction: the
+// mapping (LINKED) and its history, the workflow's outcome and history, the
+// notification job and done. A workflow no longer awaiting a result is
+// left alone: repeats are no-ops.
+func (s *Service) recordResults(ctx context.Context, wf link.Workflow, results []link.Match, attempt int, done finish) error {
+	outcome, best := s.d.Policy.Decide(results)
+	return s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
+		locked, err := s.d.Store.LockWorkflowTx(ctx, tx, wf.ID)
+		if err != nil {
+			return err
+		}
+		if locked.Status != link.StateInProgress && locked.Status != link.StateRequested {
+			return done.run(ctx, tx)
+		}
+		if outcome == link.StateLinked {
+			linked, err := s.d.Store.LinkPatientTx(ctx, tx, locked, best)
+			if err != nil {
+				return err
+			}
+			if !linked {
+				outcome = link.StateConflict
+			}
+		}
+		return s.recordOutcomeTx(ctx, tx, locked, outcome, attempt, done)
+	})
+}
+
+func (s *Service) recordDelink(ctx context.Context, wf link.Workflow, job *river.Job[ProcessArgs]) error {
+	err := s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
+		locked, err := s.d.Store.LockWorkflowTx(ctx, tx, wf.ID)
+		if err != nil {
+			return err
+		}
+		if locked.Status != link.StateInProgress {
+			return completeJob(job).run(ctx, tx)
+		}
+		found, err := s.d.Store.DelinkPatientTx(ctx, tx, locked)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return errNotLinked
+		}
+		return s.recordOutcomeTx(ctx, tx, locked, link.StateDeLinked, job.Attempt, completeJob(job))
+	})
+	if errors.Is(err, errNotLinked) {
+		return s.fail(ctx, wf, job, string(link.ReasonNotLinked))
+	}
+	return err
+}
+
+var errNotLinked = errors.New("no LINKED mapping to de-link")
+
+// recordOutcomeTx moves the workflow to its outcome and queues the
+// notification, inside tx.
+func (s *Service) recordOutcomeTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, outcome link.State, attempt int, done finish) error {
+	wf, err := s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: outcome, Outcome: outcome, Attempt: attempt})
+	if err != nil {
+		return err
+	}
+	if err := s.queueNotificationTx(ctx, tx, wf); err != nil {
+		return err
+	}
+	if err := done.run(ctx, tx); err != nil {
+		return err
+	}
+	s.d.Logger.Info("workflow outcome recorded", "workflow_id", wf.ID, "outcome", outcome, "attempt", attempt)
+	return nil
+}
+
+// fail moves the workflow to FAILED with reason, queues the customer's
+// notification of the failure and completes the job, in one transaction.
+func (s *Service) fail(ctx context.Context, wf link.Workflow, job *river.Job[ProcessArgs], reason string) error {
+	s.d.Logger.Warn("workflow failed", "workflow_id", wf.ID, "job_id", job.ID, "attempt", job.Attempt, "reason", reason)
+	return s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
+		failed, err := s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateFailed, Reason: reason, Attempt: job.Attempt})
+		if err != nil {
+			return ignoreRace(err)
+		}
+		if err := s.renotifyTx(ctx, tx, failed); err != nil {
+			return err
+		}
+		return completeJob(job).run(ctx, tx)
+	})
+}
+
+// ignoreRace treats a refused transition as done: another worker got there
+// first, and River completes the job when the worker returns nil.
+func ignoreRace(err error) error {
+	var terr *link.TransitionError
+	if errors.As(err, &terr) {
+		return nil
+	}
+	return err
+}
+
+func toMatches(results []index.Result) []link.Match {
+	out := make([]link.Match, len(results))
+	for i, r := range results {
+		out[i] = link.Match{ID: r.ID, Score: r.Score}
+	}
+	return out
+}
