@@ -3,9 +3,11 @@ GO          ?= go
 BIN         := $(CURDIR)/.bin
 SQLC_VERSION := v1.31.1
 SQLC        := $(BIN)/sqlc-$(SQLC_VERSION)
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build vet fmt-check generate verify db-start db-stop ci chaos chaos-ci bench
+.PHONY: help run test build vet fmt-check lint generate verify db-start db-stop ci chaos chaos-ci bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,6 +27,14 @@ vet: ## go vet
 fmt-check: ## fail when gofmt would change a file
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^internal/dbsqlc/')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+lint: $(GOLANGCI_LINT) ## golangci-lint with .golangci.yml (installs the pinned version into .bin/)
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/golangci-lint $(GOLANGCI_LINT)
 
 $(SQLC):
 	@mkdir -p $(BIN)
