@@ -41,8 +41,12 @@ $(SQLC):
 	GOBIN=$(BIN) CGO_ENABLED=1 $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
 	mv $(BIN)/sqlc $(SQLC)
 
-generate: $(SQLC) ## regenerate internal/dbsqlc from queries/ and migrations/
+# Every generated file, in dependency order: River's migration files feed
+# sqlc's schema. `make verify` and the tests fail when one is stale.
+generate: $(SQLC) ## run every generator: River's migration files, internal/dbsqlc (sqlc), the README's config table
+	$(GO) test ./migrations -run '^TestRiverMigrationsCurrent$$' -count=1 -update-river
 	$(SQLC) generate
+	$(GO) test ./internal/config -run '^TestREADMEConfigTable$$' -count=1 -update-readme
 
 verify: $(SQLC) ## fail when the committed sqlc output is stale
 	$(SQLC) diff
