@@ -83,7 +83,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (cf
 	fs := flag.NewFlagSet("index-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: patientlink index-sim [flags]\n\nSimulates the internal patient index over a synthetic population.\n\nflags:")
+		_, _ = fmt.Fprintln(fs.Output(), "usage: patientlink index-sim [flags]\n\nSimulates the internal patient index over a synthetic population.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	var secret string

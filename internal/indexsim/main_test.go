@@ -148,7 +148,7 @@ func TestMainServesUntilCancelled(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var stats Stats
 		return json.NewDecoder(resp.Body).Decode(&stats) == nil && stats.TimeoutsInjected == 1
 	}, time.Second, 5*time.Millisecond)

@@ -53,7 +53,7 @@ func (b *testBundle) do(t *testing.T, method, path, body string) (int, string) {
 	require.NoError(t, err)
 	resp, err := b.server.Client().Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, string(data)
@@ -357,7 +357,7 @@ func TestCloseReleasesHeldSearches(t *testing.T) {
 			done <- 0
 			return
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		done <- resp.StatusCode
 	}()
 	require.Eventually(t, func() bool { return bundle.sim.Stats().TimeoutsInjected == 1 }, time.Second, time.Millisecond)

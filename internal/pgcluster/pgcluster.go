@@ -101,7 +101,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", c.Port)); err != nil {
 		return fmt.Errorf("port %d is in use (another checkout's cluster? `make db-stop` there, or set %s)", c.Port, PortEnv)
 	} else {
-		ln.Close()
+		_ = ln.Close()
 	}
 	c.logf("starting PostgreSQL on 127.0.0.1:%d", c.Port)
 	opts := strings.Join([]string{
@@ -169,7 +169,7 @@ func (c *Cluster) dataDir() (string, error) {
 
 func (c *Cluster) logf(format string, args ...any) {
 	if c.Log != nil {
-		fmt.Fprintf(c.Log, "pgcluster: "+format+"\n", args...)
+		_, _ = fmt.Fprintf(c.Log, "pgcluster: "+format+"\n", args...)
 	}
 }
 
@@ -244,12 +244,12 @@ func lockFile(path string) (func(), error) {
 			break
 		}
 		if time.Now().After(deadline) {
-			f.Close()
+			_ = f.Close()
 			return nil, fmt.Errorf("timed out waiting for %s", path)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() }, nil
 }
 
 func lastLines(s string, n int) string {

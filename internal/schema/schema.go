@@ -76,7 +76,7 @@ func run(databaseURL string, fn func(*migrate.Migrate) error) error {
 	if err != nil {
 		return fmt.Errorf("error opening database for migrations: %w", err)
 	}
-	defer m.Close()
+	defer func() { _, _ = m.Close() }()
 	if err := fn(m); err != nil && !errors.Is(err, migrate.ErrNoChange) {
 		return fmt.Errorf("error migrating: %w", err)
 	}

@@ -3,7 +3,6 @@ package seal_test
 import (
 	"bytes"
 	"crypto/rand"
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -61,7 +60,7 @@ func TestRotation(t *testing.T) {
 	withoutOld, err := seal.NewKeyring(newKeyBytes)
 	require.NoError(t, err)
 	_, err = withoutOld.Open(id, sealed, nil)
-	require.True(t, errors.Is(err, seal.ErrUnknownKey))
+	require.ErrorIs(t, err, seal.ErrUnknownKey)
 }
 
 func TestKeyLength(t *testing.T) {
