@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,7 +23,7 @@ const customerUsage = "usage: patientlink customer create --name NAME --webhook-
 
 func runCustomer(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf(customerUsage)
+		return errors.New(customerUsage)
 	}
 	cfg, err := config.Load(getenv, config.SectionDatabase|config.SectionTokens|config.SectionWebhook)
 	if err != nil {
@@ -67,12 +68,12 @@ func runCustomer(ctx context.Context, args []string, getenv func(string) string,
 		fmt.Fprintf(stdout, "customer %s is %s\n", c.ID, map[bool]string{true: "active", false: "disabled"}[c.Active])
 		return nil
 	}
-	return fmt.Errorf(customerUsage)
+	return errors.New(customerUsage)
 }
 
 func customerArg(args []string) (uuid.UUID, error) {
 	if len(args) != 2 {
-		return uuid.Nil, fmt.Errorf(customerUsage)
+		return uuid.Nil, errors.New(customerUsage)
 	}
 	id, err := uuid.Parse(args[1])
 	if err != nil {
@@ -88,7 +89,7 @@ func customerRotateSecret(ctx context.Context, args []string, store *postgres.St
 	fs := flag.NewFlagSet("customer rotate-secret", flag.ContinueOnError)
 	overlap := fs.Duration("overlap", 72*time.Hour, "how long the old secret also signs")
 	if len(args) == 0 {
-		return fmt.Errorf(customerUsage)
+		return errors.New(customerUsage)
 	}
 	id, err := uuid.Parse(args[0])
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -70,7 +71,7 @@ const workflowUsage = "usage: patientlink workflow stop ID --reason TEXT | retry
 // runWorkflow is the seed's wildcard: stop a workflow, or retry a failed one.
 func runWorkflow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
-		return fmt.Errorf(workflowUsage)
+		return errors.New(workflowUsage)
 	}
 	id, err := uuid.Parse(args[1])
 	if err != nil {
@@ -90,7 +91,7 @@ func runWorkflow(ctx context.Context, args []string, getenv func(string) string,
 		}
 	case "retry":
 	default:
-		return fmt.Errorf(workflowUsage)
+		return errors.New(workflowUsage)
 	}
 	svc, done, err := operatorService(ctx, getenv, stderr)
 	if err != nil {

@@ -137,5 +137,3 @@ func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-func newPipe() (*io.PipeReader, *io.PipeWriter) { return io.Pipe() }

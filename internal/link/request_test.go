@@ -1,7 +1,6 @@
 package link
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +39,7 @@ func TestParseRequest(t *testing.T) {
 			continue
 		}
 		var verr *ValidationError
-		require.True(t, errors.As(err, &verr), "%s: %v", tt.name, err)
+		require.ErrorAs(t, err, &verr, "%s: %v", tt.name, err)
 		var got []string
 		for _, f := range verr.Fields {
 			got = append(got, f.Pointer)

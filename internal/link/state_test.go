@@ -32,7 +32,7 @@ func TestTransitions(t *testing.T) {
 	for _, rt := range []RequestType{RequestLink, RequestDelink} {
 		for to, froms := range transitions[rt] {
 			for _, from := range froms {
-				require.False(t, from == StateCompleted, "nothing leaves COMPLETED (%s → %s)", from, to)
+				require.NotEqual(t, StateCompleted, from, "nothing leaves COMPLETED (%s → %s)", from, to)
 			}
 		}
 	}

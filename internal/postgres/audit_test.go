@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -405,7 +404,7 @@ func countHistory(t *testing.T, conn *pgx.Conn, tables map[string]string) map[st
 func requireSQLState(t *testing.T, err error, code, msg string) {
 	t.Helper()
 	var pgErr *pgconn.PgError
-	require.True(t, errors.As(err, &pgErr), "%s: want SQLSTATE %s, got %v", msg, code, err)
+	require.ErrorAs(t, err, &pgErr, "%s: want SQLSTATE %s, got %v", msg, code, err)
 	require.Equal(t, code, pgErr.Code, "%s: %v", msg, err)
 }
 

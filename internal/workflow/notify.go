@@ -55,7 +55,7 @@ func (s *Service) Deliver(ctx context.Context, job *river.Job[DeliverArgs]) erro
 	if err != nil {
 		return err
 	}
-	if wf.Notification.Status == link.NotifyDelivered || !(wf.Status.IsOutcome() || wf.Status == link.StateFailed) {
+	if wf.Notification.Status == link.NotifyDelivered || (!wf.Status.IsOutcome() && wf.Status != link.StateFailed) {
 		return nil // delivered already, or nothing to tell yet
 	}
 	customer, err := s.d.Store.Customer(ctx, wf.CustomerID)

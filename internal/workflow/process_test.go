@@ -168,7 +168,7 @@ func TestLinkProcessUnderIndexErrors(t *testing.T) {
 	require.Equal(t, n, count(t, b.pool, "SELECT count(DISTINCT workflow_id) FROM workflow_events WHERE to_status IN ('LINKED','NO_RESULTS','AMBIGUOUS','CONFLICT')"))
 	require.Equal(t, n, count(t, b.pool, "SELECT count(*) FROM workflow_events WHERE to_status IN ('LINKED','NO_RESULTS','AMBIGUOUS','CONFLICT')"), "no outcome recorded twice")
 	require.Equal(t, count(t, b.pool, "SELECT count(*) FROM workflows WHERE outcome = 'LINKED'"), count(t, b.pool, "SELECT count(*) FROM patient_mappings"))
-	require.Equal(t, n, len(b.sink.Events()), "every customer was notified once")
+	require.Len(t, b.sink.Events(), n, "every customer was notified once")
 	require.Positive(t, b.sim.Stats().ErrorsInjected, "the simulator did fail searches")
 }
 
