@@ -59,9 +59,6 @@ func Open(ctx context.Context, cfg config.Database) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-// Pool is the underlying pool, for River.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // SchemaVersion is the applied migration version and whether it is dirty.
 // golang-migrate owns schema_migrations, so sqlc does not know it.
 func (s *Store) SchemaVersion(ctx context.Context) (version int64, dirty bool, err error) {
