@@ -34,22 +34,22 @@ type suite struct {
 // polls, retries and reconciliation, no rate limit. Scenarios override
 // single values.
 var ServiceEnv = harness.Env{
-	"PATIENTLINK_FETCH_POLL_INTERVAL":     "100ms",
-	"PATIENTLINK_WEBHOOK_RETRY_SCHEDULE":  "0s,200ms,500ms,1s,2s,5s,10s,10s,10s,10s",
-	"PATIENTLINK_RETRY_BASE":              "100ms",
-	"PATIENTLINK_RECONCILE_INTERVAL":      "2s",
-	"PATIENTLINK_RECONCILE_AFTER":         "5s",
-	"PATIENTLINK_RATE_LIMIT":              "0",
-	"PATIENTLINK_INDEX_TIMEOUT":           "2s",
-	"PATIENTLINK_WEBHOOK_TIMEOUT":         "5s",
-	"PATIENTLINK_LOG_FORMAT":              "json",
-	"PATIENTLINK_LOG_LEVEL":               "info",
+	"PATIENTLINK_FETCH_POLL_INTERVAL":    "100ms",
+	"PATIENTLINK_WEBHOOK_RETRY_SCHEDULE": "0s,200ms,500ms,1s,2s,5s,10s,10s,10s,10s",
+	"PATIENTLINK_RETRY_BASE":             "100ms",
+	"PATIENTLINK_RECONCILE_INTERVAL":     "2s",
+	"PATIENTLINK_RECONCILE_AFTER":        "5s",
+	"PATIENTLINK_RATE_LIMIT":             "0",
+	"PATIENTLINK_INDEX_TIMEOUT":          "2s",
+	"PATIENTLINK_WEBHOOK_TIMEOUT":        "5s",
+	"PATIENTLINK_LOG_FORMAT":             "json",
+	"PATIENTLINK_LOG_LEVEL":              "info",
 }
 
 // stageOpts shape one scenario's deployment.
 type stageOpts struct {
 	APIs, Workers int
-	Patients      int               // index population size
+	Patients      int         // index population size
 	Env           harness.Env // overrides of ServiceEnv
 }
 
