@@ -51,15 +51,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	root, err := harness.ModuleRoot(wd)
+	if err != nil {
+		return err
+	}
 	if *pgStop {
-		wd, err := os.Getwd()
-		if err != nil {
-			return err
-		}
-		root, err := harness.ModuleRoot(wd)
-		if err != nil {
-			return err
-		}
 		return harness.NewCluster(absUnder(root, *pgDir), *pgPort, stderr).Stop(ctx)
 	}
 	p, ok := chaos.Profiles[*profile]
@@ -72,14 +72,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
-	wd, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	root, err := harness.ModuleRoot(wd)
-	if err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "patientlink-chaos-")
 	if err != nil {
 		return err
