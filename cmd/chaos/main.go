@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/patientlink/patientlink/internal/chaos"
+	"github.com/patientlink/patientlink/internal/harness"
 )
 
 func main() {
@@ -50,16 +51,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	root, err := harness.ModuleRoot(wd)
+	if err != nil {
+		return err
+	}
 	if *pgStop {
-		wd, err := os.Getwd()
-		if err != nil {
-			return err
-		}
-		root, err := chaos.ModuleRoot(wd)
-		if err != nil {
-			return err
-		}
-		return chaos.StopCluster(ctx, absUnder(root, *pgDir), *pgPort, stderr)
+		return harness.NewCluster(absUnder(root, *pgDir), *pgPort, stderr).Stop(ctx)
 	}
 	p, ok := chaos.Profiles[*profile]
 	if !ok {
@@ -71,20 +72,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
-	wd, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	root, err := chaos.ModuleRoot(wd)
-	if err != nil {
-		return err
-	}
-	dir, err := chaos.DefaultDir()
+	dir, err := os.MkdirTemp("", "patientlink-chaos-")
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "chaos: profile %s, run directory %s\n", p.Name, dir)
-	bin, err := chaos.Build(ctx, root, dir, stderr)
+	bin, err := harness.Build(ctx, root, dir, nil)
 	if err != nil {
 		return err
 	}

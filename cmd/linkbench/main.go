@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	o := bench.DefaultOptions(*quick)
 	fs.IntVar(&o.Concurrency, "c", o.Concurrency, "closed-loop clients acknowledging links (pgbench ack.sql runs at the same)")
 	fs.IntVar(&o.E2EConcurrency, "e2e-c", o.E2EConcurrency, "clients that each wait for their webhook (pgbench of a whole link runs at the same)")
-	only := fs.String("only", "", "run only these parts, comma-separated: "+strings.Join(bench.PhaseKeys, ","))
+	only := fs.String("only", "", "run only these parts, comma-separated: "+phaseList(bench.Selectable))
 	rates := fs.String("rate", "", "open-loop rates per second, comma-separated (default: half the measured peaks)")
 	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "warm-up of each phase, excluded from the figures")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "measured time of each phase")
@@ -87,12 +87,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if part = strings.TrimSpace(part); part == "" {
 			continue
 		}
-		if !slices.Contains(bench.PhaseKeys, part) {
-			return fmt.Errorf("--only: %q is none of %s", part, strings.Join(bench.PhaseKeys, ","))
+		if !slices.Contains(bench.Selectable, bench.Phase(part)) {
+			return fmt.Errorf("--only: %q is none of %s", part, phaseList(bench.Selectable))
 		}
-		o.Only = append(o.Only, part)
+		o.Only = append(o.Only, bench.Phase(part))
 	}
 	o.DatabaseURL = getenv("DATABASE_URL")
 	_, err := bench.Run(ctx, o, stdout, stderr)
 	return err
+}
+
+func phaseList(phases []bench.Phase) string {
+	names := make([]string, len(phases))
+	for i, p := range phases {
+		names[i] = string(p)
+	}
+	return strings.Join(names, ",")
 }

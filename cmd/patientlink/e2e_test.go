@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/patientlink/patientlink/internal/harness"
 	"github.com/patientlink/patientlink/internal/index"
 	"github.com/patientlink/patientlink/internal/indexsim"
 	"github.com/patientlink/patientlink/internal/pgtest"
@@ -25,7 +26,7 @@ import (
 type service struct {
 	base   string
 	token  string
-	env    map[string]string
+	env    harness.Env
 	sim    *indexsim.Server
 	sink   *webhooksink.Sink
 	secret []byte // index callback secret
@@ -33,65 +34,39 @@ type service struct {
 
 func startService(t *testing.T, simCfg indexsim.Config, sinkFailFirst int) *service {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	addr := freeAddr(t)
-	callbackSecret := []byte("callback-secret-for-tests")
+	env := harness.ServiceEnv(pgtest.URL(t), "").With(harness.Env{
+		"PATIENTLINK_ADDR":                   addr,
+		"PATIENTLINK_FETCH_POLL_INTERVAL":    "50ms",
+		"PATIENTLINK_WEBHOOK_RETRY_SCHEDULE": "0s,20ms,20ms,20ms,20ms",
+		"PATIENTLINK_ADMIN_TOKEN":            "admin-token-for-tests",
+		"PATIENTLINK_LOG_LEVEL":              "warn",
+	})
+	callbackSecret := []byte(env["PATIENTLINK_INDEX_CALLBACK_SECRET"])
 	simCfg.Seed, simCfg.Size = 1, 1000
 	if simCfg.Async {
 		simCfg.CallbackURL, simCfg.CallbackSecret = "http://"+addr, callbackSecret
 	}
 	sim := indexsim.New(simCfg)
 	simSrv := httptest.NewServer(sim.Handler())
-
-	env := map[string]string{
-		"DATABASE_URL":                        pgtest.URL(t),
-		"PATIENTLINK_ADDR":                    addr,
-		"PATIENTLINK_TOKEN_SECRET":            testKey,
-		"PATIENTLINK_DATA_KEY":                testKey,
-		"PATIENTLINK_ALLOW_INSECURE_WEBHOOKS": "true",
-		"PATIENTLINK_INDEX_CALLBACK_SECRET":   string(callbackSecret),
-		"PATIENTLINK_INDEX_URL":               simSrv.URL,
-		"PATIENTLINK_FETCH_POLL_INTERVAL":     "50ms",
-		"PATIENTLINK_WEBHOOK_RETRY_SCHEDULE":  "0s,20ms,20ms,20ms,20ms",
-		"PATIENTLINK_ADMIN_TOKEN":             "admin-token-for-tests",
-		"PATIENTLINK_LOG_LEVEL":               "warn",
-	}
-	getenv := func(k string) string { return env[k] }
-	require.NoError(t, run(ctx, []string{"migrate", "up"}, getenv, io.Discard, io.Discard))
+	env["PATIENTLINK_INDEX_URL"] = simSrv.URL
+	require.NoError(t, run(ctx, []string{"migrate", "up"}, env.Getenv, io.Discard, io.Discard))
 
 	// The sink needs the customer's secret, and the customer the sink's URL.
 	sinkHolder := &struct{ h http.Handler }{}
 	sinkSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sinkHolder.h.ServeHTTP(w, r) }))
-	var out bytes.Buffer
-	require.NoError(t, run(ctx, []string{"customer", "create", "--name", "Clinic", "--webhook-url", sinkSrv.URL + "/hook", "--json"}, getenv, &out, io.Discard))
-	var created createdCustomer
-	require.NoError(t, json.Unmarshal(out.Bytes(), &created))
-	sink := webhooksink.New(webhooksink.Config{Secrets: []string{created.WebhookSecret}, FailFirst: sinkFailFirst})
-	sinkHolder.h = sink.Handler()
-
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--role", "all"}, getenv, io.Discard, io.Discard) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop")
-		}
 		sim.Close()
 		simSrv.Close()
 		sinkSrv.Close()
 	})
-	s := &service{base: "http://" + addr, token: created.Token, env: env, sim: sim, sink: sink, secret: callbackSecret}
-	require.Eventually(t, func() bool {
-		res, err := http.Get(s.base + "/healthz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, 10*time.Second, 20*time.Millisecond)
-	return s
+	created := createCustomer(ctx, t, env, sinkSrv.URL+"/hook")
+	sink := webhooksink.New(webhooksink.Config{Secrets: []string{created.WebhookSecret}, FailFirst: sinkFailFirst})
+	sinkHolder.h = sink.Handler()
+
+	startServe(ctx, t, env, "all")
+	return &service{base: "http://" + addr, token: created.Token, env: env, sim: sim, sink: sink, secret: callbackSecret}
 }
 
 func (s *service) call(t *testing.T, method, path, key string, body any) (int, map[string]any) {

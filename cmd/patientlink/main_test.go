@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,17 +13,39 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/patientlink/patientlink/internal/harness"
 	"github.com/patientlink/patientlink/internal/pgtest"
 )
 
-const testKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := harness.FreeAddr()
 	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
+}
+
+// createCustomer runs `customer create --json` in-process.
+func createCustomer(ctx context.Context, t *testing.T, env harness.Env, webhookURL string) harness.Customer {
+	t.Helper()
+	var out bytes.Buffer
+	require.NoError(t, run(ctx, harness.CustomerCreateArgs("Clinic", webhookURL), env.Getenv, &out, io.Discard))
+	c, err := harness.ParseCustomer(out.Bytes())
+	require.NoError(t, err)
+	return c
+}
+
+// startServe runs `serve --role role` in-process until the test ends and,
+// unless it is a worker (no HTTP), waits for its /healthz.
+func startServe(ctx context.Context, t *testing.T, env harness.Env, role string) *harness.InProcess {
+	t.Helper()
+	p := harness.StartInProcess(ctx, func(ctx context.Context) error {
+		return run(ctx, []string{"serve", "--role", role}, env.Getenv, io.Discard, io.Discard)
+	})
+	t.Cleanup(func() { _ = p.Stop(20 * time.Second) })
+	if role != "worker" {
+		require.NoError(t, harness.WaitHTTP(ctx, "http://"+env["PATIENTLINK_ADDR"]+"/healthz", 10*time.Second, p.Alive))
+	}
+	return p
 }
 
 // The whole binary in-process: migrate, create a customer, serve, and
@@ -34,44 +55,18 @@ func TestRunEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	addr := freeAddr(t)
-	env := map[string]string{
-		"DATABASE_URL":                        pgtest.URL(t),
-		"PATIENTLINK_ADDR":                    addr,
-		"PATIENTLINK_TOKEN_SECRET":            testKey,
-		"PATIENTLINK_DATA_KEY":                testKey,
-		"PATIENTLINK_ALLOW_INSECURE_WEBHOOKS": "true",
-		"PATIENTLINK_INDEX_CALLBACK_SECRET":   "callback-secret-for-tests",
-		"PATIENTLINK_INDEX_URL":               "http://127.0.0.1:1",
-	}
-	getenv := func(k string) string { return env[k] }
+	env := harness.ServiceEnv(pgtest.URL(t), "http://127.0.0.1:1").With(harness.Env{"PATIENTLINK_ADDR": addr})
+	getenv := env.Getenv
 	var out, errOut bytes.Buffer
 
 	require.NoError(t, run(ctx, []string{"migrate", "up"}, getenv, &out, &errOut))
 	require.Contains(t, out.String(), "schema version")
 
-	out.Reset()
-	require.NoError(t, run(ctx, []string{"customer", "create", "--name", "Clinic", "--webhook-url", "http://127.0.0.1:9/hook", "--json"}, getenv, &out, &errOut))
-	var created createdCustomer
-	require.NoError(t, json.Unmarshal(out.Bytes(), &created))
+	created := createCustomer(ctx, t, env, "http://127.0.0.1:9/hook")
 	require.NotEmpty(t, created.Token)
 	require.True(t, strings.HasPrefix(created.WebhookSecret, "whsec_"))
 
-	serveCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- run(serveCtx, []string{"serve"}, getenv, &bytes.Buffer{}, &bytes.Buffer{}) }()
-	require.Eventually(t, func() bool {
-		select {
-		case err := <-done:
-			require.NoError(t, err, "serve stopped early")
-		default:
-		}
-		res, err := http.Get("http://" + addr + "/healthz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, 10*time.Second, 20*time.Millisecond)
+	srv := startServe(ctx, t, env, "all")
 
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/link", strings.NewReader(
 		`{"patient":{"id":"6f1c2a34-8f1e-4c4e-9d6b-0c1f2e3d4a5b","full_name":"Ada","dob":"1980-01-02"}}`))
@@ -97,8 +92,7 @@ func TestRunEndToEnd(t *testing.T) {
 	require.Contains(t, out.String(), "is FAILED (operator_stop: test)")
 	require.Error(t, run(ctx, []string{"workflow", "stop", accepted.WorkflowID, "--reason", "again"}, getenv, &out, io.Discard))
 
-	stop()
-	require.NoError(t, <-done, "serve shuts down cleanly")
+	require.NoError(t, srv.Stop(20*time.Second), "serve shuts down cleanly")
 }
 
 func TestServeRefusesWithoutSecrets(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,8 +20,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/patientlink/patientlink/internal/harness"
 	"github.com/patientlink/patientlink/internal/indexsim"
-	"github.com/patientlink/patientlink/internal/pgcluster"
 	"github.com/patientlink/patientlink/internal/pgtest"
 	"github.com/patientlink/patientlink/internal/webhooksink"
 )
@@ -36,30 +35,22 @@ func TestReadyzFollowsDatabase(t *testing.T) {
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	dir := filepath.Join(root, "readyz-test-"+hex.EncodeToString(suffix))
-	c := &pgcluster.Cluster{Dir: filepath.Join(dir, "pg"), Port: freePort(t)}
+	port, err := harness.FreePort()
+	require.NoError(t, err)
+	c := harness.NewCluster(filepath.Join(dir, "pg"), port, nil)
 	ctx := context.Background()
 	require.NoError(t, c.Start(ctx))
 	t.Cleanup(func() {
 		_ = c.Stop(context.Background())
 		_ = os.RemoveAll(dir)
 	})
-	require.NoError(t, c.CreateDatabase(ctx, "patientlink"))
+	dbURL, err := c.FreshDatabase(ctx, "patientlink")
+	require.NoError(t, err)
 
 	addr := freeAddr(t)
-	env := map[string]string{
-		"DATABASE_URL":                      c.URL("patientlink"),
-		"PATIENTLINK_ADDR":                  addr,
-		"PATIENTLINK_TOKEN_SECRET":          testKey,
-		"PATIENTLINK_DATA_KEY":              testKey,
-		"PATIENTLINK_INDEX_CALLBACK_SECRET": "callback-secret-for-tests",
-		"PATIENTLINK_LOG_LEVEL":             "error",
-	}
-	getenv := func(k string) string { return env[k] }
-	require.NoError(t, run(ctx, []string{"migrate", "up"}, getenv, io.Discard, io.Discard))
-	serveCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- run(serveCtx, []string{"serve", "--role", "api"}, getenv, io.Discard, io.Discard) }()
-	t.Cleanup(func() { stop(); <-done })
+	env := harness.ServiceEnv(dbURL, "").With(harness.Env{"PATIENTLINK_ADDR": addr, "PATIENTLINK_LOG_LEVEL": "error"})
+	require.NoError(t, run(ctx, []string{"migrate", "up"}, env.Getenv, io.Discard, io.Discard))
+	startServe(ctx, t, env, "api")
 
 	readyz := func() (int, time.Duration) {
 		start := time.Now()
@@ -70,7 +61,7 @@ func TestReadyzFollowsDatabase(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode, time.Since(start)
 	}
-	require.Eventually(t, func() bool { code, _ := readyz(); return code == http.StatusOK }, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, harness.WaitHTTP(ctx, "http://"+addr+"/readyz", 10*time.Second, nil))
 
 	require.NoError(t, c.Stop(ctx))
 	code, took := readyz()
@@ -82,7 +73,7 @@ func TestReadyzFollowsDatabase(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.StatusCode, "the process itself is alive")
 
 	require.NoError(t, c.Start(ctx))
-	require.Eventually(t, func() bool { code, _ := readyz(); return code == http.StatusOK }, 20*time.Second, 50*time.Millisecond, "ready again without a restart")
+	require.NoError(t, harness.WaitHTTP(ctx, "http://"+addr+"/readyz", 20*time.Second, nil), "ready again without a restart")
 }
 
 // Must show (issue 7): two api and two worker processes against one
@@ -100,70 +91,34 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	sinkSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sinkHolder.Load().Handler().ServeHTTP(w, r) }))
 	t.Cleanup(sinkSrv.Close)
 
-	env := map[string]string{
-		"DATABASE_URL":                        pgtest.URL(t),
-		"PATIENTLINK_TOKEN_SECRET":            testKey,
-		"PATIENTLINK_DATA_KEY":                testKey,
-		"PATIENTLINK_ALLOW_INSECURE_WEBHOOKS": "true",
-		"PATIENTLINK_INDEX_CALLBACK_SECRET":   "callback-secret-for-tests",
-		"PATIENTLINK_INDEX_URL":               simSrv.URL,
-		"PATIENTLINK_FETCH_POLL_INTERVAL":     "50ms",
-		"PATIENTLINK_RETRY_BASE":              "50ms",
-		"PATIENTLINK_WEBHOOK_RETRY_SCHEDULE":  "0s,50ms,100ms,200ms,500ms,1s,1s,1s",
-		"PATIENTLINK_RECONCILE_INTERVAL":      "1s",
-		"PATIENTLINK_RECONCILE_AFTER":         "3s",
-		"PATIENTLINK_RATE_LIMIT":              "0",
-		"PATIENTLINK_SHUTDOWN_TIMEOUT":        "5s",
-		"PATIENTLINK_RIVER_STOP_TIMEOUT":      "2s",
-		"PATIENTLINK_DB_MAX_CONNS":            "10",
-		"PATIENTLINK_LOG_LEVEL":               "error",
-	}
-	getenv := func(extra map[string]string) func(string) string {
-		return func(k string) string {
-			if v, ok := extra[k]; ok {
-				return v
-			}
-			return env[k]
-		}
-	}
-	require.NoError(t, run(ctx, []string{"migrate", "up"}, getenv(nil), io.Discard, io.Discard))
-	var out bytes.Buffer
-	require.NoError(t, run(ctx, []string{"customer", "create", "--name", "Clinic", "--webhook-url", sinkSrv.URL + "/hook", "--json"}, getenv(nil), &out, io.Discard))
-	var created createdCustomer
-	require.NoError(t, json.Unmarshal(out.Bytes(), &created))
+	env := harness.ServiceEnv(pgtest.URL(t), simSrv.URL).With(harness.Env{
+		"PATIENTLINK_FETCH_POLL_INTERVAL":    "50ms",
+		"PATIENTLINK_RETRY_BASE":             "50ms",
+		"PATIENTLINK_WEBHOOK_RETRY_SCHEDULE": "0s,50ms,100ms,200ms,500ms,1s,1s,1s",
+		"PATIENTLINK_RECONCILE_INTERVAL":     "1s",
+		"PATIENTLINK_RECONCILE_AFTER":        "3s",
+		"PATIENTLINK_RATE_LIMIT":             "0",
+		"PATIENTLINK_SHUTDOWN_TIMEOUT":       "5s",
+		"PATIENTLINK_RIVER_STOP_TIMEOUT":     "2s",
+		"PATIENTLINK_DB_MAX_CONNS":           "10",
+		"PATIENTLINK_LOG_LEVEL":              "error",
+	})
+	require.NoError(t, run(ctx, []string{"migrate", "up"}, env.Getenv, io.Discard, io.Discard))
+	created := createCustomer(ctx, t, env, sinkSrv.URL+"/hook")
 	sinkHolder.Store(webhooksink.New(webhooksink.Config{Secrets: []string{created.WebhookSecret}}))
 
 	// The four processes, each restartable.
 	type proc struct {
 		role, addr string
-		stop       context.CancelFunc
-		done       chan error
+		serve      *harness.InProcess
 	}
 	start := func(p *proc) {
-		pctx, cancel := context.WithCancel(ctx)
-		p.stop, p.done = cancel, make(chan error, 1)
-		e := getenv(map[string]string{"PATIENTLINK_ADDR": p.addr})
-		go func() { p.done <- run(pctx, []string{"serve", "--role", p.role}, e, io.Discard, io.Discard) }()
-		if p.role == "api" {
-			require.Eventually(t, func() bool {
-				res, err := http.Get("http://" + p.addr + "/healthz")
-				if err == nil {
-					res.Body.Close()
-				}
-				return err == nil
-			}, 10*time.Second, 10*time.Millisecond)
-		}
+		p.serve = startServe(ctx, t, env.With(harness.Env{"PATIENTLINK_ADDR": p.addr}), p.role)
 	}
 	procs := []*proc{{role: "api", addr: freeAddr(t)}, {role: "api", addr: freeAddr(t)}, {role: "worker", addr: freeAddr(t)}, {role: "worker", addr: freeAddr(t)}}
 	for _, p := range procs {
 		start(p)
 	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			p.stop()
-			<-p.done
-		}
-	})
 
 	// Clients send links until told to stop, each with its own key, retried
 	// on the other api when a connection fails or a 503 comes back.
@@ -216,8 +171,7 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	// SIGTERM each process in turn, and start it again.
 	for _, p := range procs {
 		time.Sleep(400 * time.Millisecond)
-		p.stop()
-		require.NoError(t, <-p.done, "%s shut down cleanly", p.role)
+		require.NoError(t, p.serve.Stop(20*time.Second), "%s shut down cleanly", p.role)
 		time.Sleep(200 * time.Millisecond)
 		start(p)
 	}
@@ -246,12 +200,4 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	require.Equal(t, len(acked), total, "nothing acknowledged is missing")
 	require.Equal(t, len(acked), completed, "all completed")
 	t.Logf("acknowledged %d; answers %v", len(acked), statuses)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	_, port, _ := strings.Cut(freeAddr(t), ":")
-	p, err := strconv.Atoi(port)
-	require.NoError(t, err)
-	return p
 }

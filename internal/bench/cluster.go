@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/patientlink/patientlink/internal/harness"
 	"github.com/patientlink/patientlink/internal/pgcluster"
 )
 
@@ -25,43 +26,26 @@ type database struct {
 	url        string // the benchmark database
 	adminURL   string // another database of the same server, for sampling
 	name       string
-	cluster    *pgcluster.Cluster // nil when DATABASE_URL was given
-	postmaster int                // 0 when not on this machine
+	cluster    *harness.Cluster // nil when DATABASE_URL was given
+	postmaster int              // 0 when not on this machine
 }
 
 // privateCluster starts (or reuses) the harness's own cluster with
 // pg_stat_statements loaded and makes a fresh benchmark database.
 func privateCluster(ctx context.Context, dir string, port int, log io.Writer) (*database, error) {
-	c := &pgcluster.Cluster{Dir: dir, Port: port, Log: log}
+	c := harness.NewCluster(dir, port, log)
 	if err := c.Start(ctx); err != nil {
 		return nil, err
 	}
-	admin := c.URL("postgres")
 	// pg_stat_statements needs a restart to load; WAL timing is cheap.
-	var preload string
-	if err := queryOne(ctx, admin, "SHOW shared_preload_libraries", &preload); err != nil {
+	if err := c.Preload(ctx, "pg_stat_statements", "ALTER SYSTEM SET track_wal_io_timing = on"); err != nil {
 		return nil, err
 	}
-	if !strings.Contains(preload, "pg_stat_statements") {
-		if err := execAll(ctx, admin,
-			"ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
-			"ALTER SYSTEM SET track_wal_io_timing = on"); err != nil {
-			return nil, err
-		}
-		fmt.Fprintln(log, "pgcluster: restarting to load pg_stat_statements")
-		if err := c.Stop(ctx); err != nil {
-			return nil, err
-		}
-		if err := c.Start(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if err := execAll(ctx, admin,
-		fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", benchDatabase),
-		fmt.Sprintf("CREATE DATABASE %s", benchDatabase)); err != nil {
+	url, err := c.FreshDatabase(ctx, benchDatabase)
+	if err != nil {
 		return nil, err
 	}
-	db := &database{url: c.URL(benchDatabase), adminURL: admin, name: benchDatabase, cluster: c}
+	db := &database{url: url, adminURL: c.AdminURL(), name: benchDatabase, cluster: c}
 	db.postmaster = postmasterPID(ctx, db.url)
 	return db, nil
 }

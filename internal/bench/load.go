@@ -18,14 +18,9 @@ import (
 	"unicode"
 
 	"github.com/google/uuid"
-)
 
-// Customer is a customer the load generator posts as.
-type Customer struct {
-	ID     string `json:"id"`
-	Token  string `json:"token"`
-	Secret string `json:"webhook_secret"`
-}
+	"github.com/patientlink/patientlink/internal/harness"
+)
 
 // Patient is one of the index simulator's patients (index-sim --list).
 type Patient struct {
@@ -40,7 +35,7 @@ type Patient struct {
 // (a customer links an internal patient once) while K·P requests last.
 type Workload struct {
 	BaseURL   string
-	Customers []Customer
+	Customers []harness.Customer
 	Patients  []Patient
 	RunID     string
 

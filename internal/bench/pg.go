@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -351,19 +350,4 @@ func workflowStates(ctx context.Context, pool *pgxpool.Pool, ids []string) (Coun
 
 func round3(f float64) float64 {
 	return float64(int64(f*1000+0.5)) / 1000
-}
-
-// execAll runs statements in order on one connection.
-func execAll(ctx context.Context, url string, stmts ...string) error {
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	for _, s := range stmts {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", s, err)
-		}
-	}
-	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/patientlink/patientlink/internal/harness"
 )
 
 // The SQL a link costs, for pgbench: ack.sql is the acknowledgement alone;
@@ -102,7 +104,7 @@ func runPgbench(ctx context.Context, bin, url, dir, script string, clients int, 
 	out, err := exec.CommandContext(cctx, bin, args...).CombinedOutput()
 	_ = os.WriteFile(filepath.Join(dir, "pgbench-"+script+".out"), out, 0o644)
 	if err != nil {
-		return res, fmt.Errorf("pgbench %s: %w\n%s", script, err, lastLinesOf(string(out), 15))
+		return res, fmt.Errorf("pgbench %s: %w\n%s", script, err, harness.Tail(string(out), 15))
 	}
 	if m := reTPS.FindSubmatch(out); m != nil {
 		res.ReportedTPS, _ = strconv.ParseFloat(string(m[1]), 64)
@@ -170,12 +172,4 @@ func readPgbenchLogs(prefix string, from, to time.Time) ([]time.Duration, int, e
 		}
 	}
 	return lat, len(lat), nil
-}
-
-func lastLinesOf(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -102,12 +102,12 @@ func printReport(out io.Writer, rep *Report) {
 		}
 		tw.Flush()
 	}
-	for _, name := range []string{"ack, role api", "open, role api, ½ peak ack", "end-to-end, role all"} {
+	for _, id := range []Phase{PhaseAckAPI, PhaseOpenAPI, PhaseE2E} {
 		for _, p := range rep.Phases {
-			if p.Name != name || len(p.Statements) == 0 {
+			if p.ID != id || len(p.Statements) == 0 {
 				continue
 			}
-			fmt.Fprintf(out, "\nStatements of %q (pg_stat_statements; per link = calls ÷ %d links)\n", name, p.Links)
+			fmt.Fprintf(out, "\nStatements of %q (pg_stat_statements; per link = calls ÷ %d links)\n", p.Name, p.Links)
 			tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "statement\tper link\tmean ms\tmax ms\tshare of exec time\t")
 			for i, st := range p.Statements {

@@ -11,13 +11,12 @@ package chaos
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/patientlink/patientlink/internal/harness"
 )
 
 // Profile sizes a run.
@@ -69,7 +68,7 @@ var Profiles = map[string]Profile{
 type Options struct {
 	Profile   Profile
 	Scenarios []int  // empty: the profile's
-	Bin       string // the patientlink binary (see Build)
+	Bin       string // the patientlink binary (harness.Build)
 	Dir       string // run directory for logs; kept when a scenario fails
 	PGDir     string // the private cluster's data directory
 	PGPort    int
@@ -134,14 +133,14 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	if o.PGPort == 0 {
 		o.PGPort = DefaultPGPort
 	}
-	s := &suite{bin: o.Bin, dir: o.Dir, log: o.Log, secrets: newSecrets(), pg: newCluster(o.PGDir, o.PGPort, o.Log)}
-	if err := s.pg.start(ctx); err != nil {
+	s := &suite{bin: o.Bin, dir: o.Dir, log: o.Log, pg: harness.NewCluster(o.PGDir, o.PGPort, o.Log)}
+	if err := s.pg.Start(ctx); err != nil {
 		return nil, fmt.Errorf("error starting the chaos cluster: %w", err)
 	}
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := s.pg.stop(stopCtx); err != nil {
+		if err := s.pg.Stop(stopCtx); err != nil {
 			fmt.Fprintf(o.Log, "chaos: stopping the cluster: %v\n", err)
 		}
 	}()
@@ -162,7 +161,7 @@ func (s *suite) runOne(ctx context.Context, n int, p Profile) Result {
 	start := time.Now()
 	fmt.Fprintf(s.log, "chaos: scenario %d: %s\n", n, sc.name)
 	// Postgres may be down after an interrupted scenario 3.
-	if err := s.pg.start(ctx); err != nil {
+	if err := s.pg.Start(ctx); err != nil {
 		r.Err = err
 		return r
 	}
@@ -211,23 +210,4 @@ func (st *stage) settle(ctx context.Context, p Profile, r *Result, reqs []*Reque
 		r.note("reconciliation put %d workflow(s) back to work", reconciled)
 	}
 	return nil
-}
-
-// DefaultDir is where a run keeps logs when no directory is given.
-func DefaultDir() (string, error) {
-	return os.MkdirTemp("", "patientlink-chaos-")
-}
-
-// ModuleRoot finds the directory holding go.mod, from dir upwards.
-func ModuleRoot(dir string) (string, error) {
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found: run from inside the patientlink module")
-		}
-		dir = parent
-	}
 }

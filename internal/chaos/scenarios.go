@@ -212,7 +212,7 @@ func runDBDown(ctx context.Context, s *suite, st *stage, p Profile, r *Result) e
 	hasReadyz := readyz.status == http.StatusOK
 	sleepCtx(ctx, 5*time.Second)
 
-	if err := s.pg.killImmediate(ctx); err != nil {
+	if err := s.pg.KillImmediate(ctx); err != nil {
 		return err
 	}
 	downAt := time.Now()
@@ -257,7 +257,7 @@ func runDBDown(ctx context.Context, s *suite, st *stage, p Profile, r *Result) e
 	}
 
 	restartAt := time.Now()
-	if err := s.pg.start(ctx); err != nil {
+	if err := s.pg.Start(ctx); err != nil {
 		return fmt.Errorf("error restarting PostgreSQL: %w", err)
 	}
 	pgUp := time.Now()
@@ -293,7 +293,7 @@ func runDBDown(ctx context.Context, s *suite, st *stage, p Profile, r *Result) e
 		r.note("recovery time: from PostgreSQL accepting connections until every workflow acknowledged before it had ended")
 	}
 	for _, w := range st.workers {
-		if !w.alive() {
+		if !w.Alive() {
 			r.fail("%s exited during the outage:\n%s", w.Name, w.LogTail(5))
 		}
 	}

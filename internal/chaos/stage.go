@@ -3,8 +3,6 @@ package chaos
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,55 +17,40 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/patientlink/patientlink/internal/harness"
 	"github.com/patientlink/patientlink/internal/indexsim"
 	"github.com/patientlink/patientlink/internal/webhooksink"
 )
 
-// suite is one run: the binary, the private cluster and the secrets every
-// scenario's processes share.
+// suite is one run: the binary and the private cluster.
 type suite struct {
-	bin     string
-	dir     string // run directory: logs of every scenario
-	pg      *cluster
-	log     io.Writer
-	secrets map[string]string
-}
-
-func newSecrets() map[string]string {
-	key := func() string {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		return base64.StdEncoding.EncodeToString(b)
-	}
-	return map[string]string{
-		"PATIENTLINK_TOKEN_SECRET":          key(),
-		"PATIENTLINK_DATA_KEY":              key(),
-		"PATIENTLINK_INDEX_CALLBACK_SECRET": "chaos-" + rand.Text(),
-	}
+	bin string
+	dir string // run directory: logs of every scenario
+	pg  *harness.Cluster
+	log io.Writer
 }
 
 // ServiceEnv is what makes the service fast enough for the suite: short
 // polls, retries and reconciliation, no rate limit. Scenarios override
 // single values.
-var ServiceEnv = map[string]string{
-	"PATIENTLINK_FETCH_POLL_INTERVAL":     "100ms",
-	"PATIENTLINK_WEBHOOK_RETRY_SCHEDULE":  "0s,200ms,500ms,1s,2s,5s,10s,10s,10s,10s",
-	"PATIENTLINK_RETRY_BASE":              "100ms",
-	"PATIENTLINK_RECONCILE_INTERVAL":      "2s",
-	"PATIENTLINK_RECONCILE_AFTER":         "5s",
-	"PATIENTLINK_RATE_LIMIT":              "0",
-	"PATIENTLINK_ALLOW_INSECURE_WEBHOOKS": "true",
-	"PATIENTLINK_INDEX_TIMEOUT":           "2s",
-	"PATIENTLINK_WEBHOOK_TIMEOUT":         "5s",
-	"PATIENTLINK_LOG_FORMAT":              "json",
-	"PATIENTLINK_LOG_LEVEL":               "info",
+var ServiceEnv = harness.Env{
+	"PATIENTLINK_FETCH_POLL_INTERVAL":    "100ms",
+	"PATIENTLINK_WEBHOOK_RETRY_SCHEDULE": "0s,200ms,500ms,1s,2s,5s,10s,10s,10s,10s",
+	"PATIENTLINK_RETRY_BASE":             "100ms",
+	"PATIENTLINK_RECONCILE_INTERVAL":     "2s",
+	"PATIENTLINK_RECONCILE_AFTER":        "5s",
+	"PATIENTLINK_RATE_LIMIT":             "0",
+	"PATIENTLINK_INDEX_TIMEOUT":          "2s",
+	"PATIENTLINK_WEBHOOK_TIMEOUT":        "5s",
+	"PATIENTLINK_LOG_FORMAT":             "json",
+	"PATIENTLINK_LOG_LEVEL":              "info",
 }
 
 // stageOpts shape one scenario's deployment.
 type stageOpts struct {
 	APIs, Workers int
-	Patients      int               // index population size
-	Env           map[string]string // overrides of ServiceEnv
+	Patients      int         // index population size
+	Env           harness.Env // overrides of ServiceEnv
 }
 
 // stage is one scenario's deployment: its own database, index simulator,
@@ -77,7 +60,7 @@ type stage struct {
 	dir     string
 	dbURL   string
 	db      *pgxpool.Pool // the suite's own view of the database
-	env     []string
+	env     harness.Env
 	sim     *indexsim.Server
 	simURL  string
 	sink    *webhooksink.Sink
@@ -87,15 +70,6 @@ type stage struct {
 	workers []*Proc
 	client  *Client
 	closers []func()
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // serve serves h on a fresh loopback port until the stage closes.
@@ -124,7 +98,7 @@ func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error
 		return st, err
 	}
 	var err error
-	if st.dbURL, err = s.pg.createDatabase(ctx, fmt.Sprintf("chaos_s%d", n)); err != nil {
+	if st.dbURL, err = s.pg.FreshDatabase(ctx, fmt.Sprintf("chaos_s%d", n)); err != nil {
 		return st, err
 	}
 
@@ -152,41 +126,13 @@ func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error
 		return st, err
 	}
 
-	vars := map[string]string{}
-	for k, v := range s.secrets {
-		vars[k] = v
-	}
-	for k, v := range ServiceEnv {
-		vars[k] = v
-	}
-	for k, v := range o.Env {
-		vars[k] = v
-	}
-	vars["DATABASE_URL"] = st.dbURL
-	vars["PATIENTLINK_INDEX_URL"] = st.simURL
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PATIENTLINK_") && !strings.HasPrefix(kv, "DATABASE_URL=") {
-			st.env = append(st.env, kv)
-		}
-	}
-	for k, v := range vars {
-		st.env = append(st.env, k+"="+v)
-	}
-
-	if _, err := runCommand(ctx, s.bin, st.env, "migrate", "up"); err != nil {
+	st.env = harness.ServiceEnv(st.dbURL, st.simURL).With(ServiceEnv).With(o.Env)
+	if _, err := harness.RunCommand(ctx, s.bin, st.env.Environ(), "migrate", "up"); err != nil {
 		return st, err
 	}
-	out, err := runCommand(ctx, s.bin, st.env, "customer", "create", "--name", fmt.Sprintf("chaos-%d", n),
-		"--webhook-url", st.sinkURL+"/hook", "--json")
+	created, err := harness.CreateCustomer(ctx, s.bin, st.env, fmt.Sprintf("chaos-%d", n), st.sinkURL+"/hook")
 	if err != nil {
 		return st, err
-	}
-	var created struct {
-		Token         string `json:"token"`
-		WebhookSecret string `json:"webhook_secret"`
-	}
-	if err := json.Unmarshal(out, &created); err != nil {
-		return st, fmt.Errorf("error reading customer create output: %w", err)
 	}
 	st.token = created.Token
 	sinkLog, err := os.Create(filepath.Join(st.dir, "webhook-sink.log"))
@@ -204,7 +150,7 @@ func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error
 
 	var urls []string
 	for i := range o.APIs {
-		addr, err := freeAddr()
+		addr, err := harness.FreeAddr()
 		if err != nil {
 			return st, err
 		}
@@ -213,7 +159,7 @@ func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error
 		urls = append(urls, "http://"+addr)
 	}
 	for i := range o.Workers {
-		addr, err := freeAddr()
+		addr, err := harness.FreeAddr()
 		if err != nil {
 			return st, err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/patientlink/patientlink/internal/harness"
 	"github.com/patientlink/patientlink/internal/pgcluster"
 	"github.com/patientlink/patientlink/internal/schema"
 	"github.com/patientlink/patientlink/migrations"
@@ -168,16 +169,7 @@ func repoRoot() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return harness.ModuleRoot(dir)
 }
 
 func randomHex(n int) string {

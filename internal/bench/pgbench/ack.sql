@@ -3,14 +3,18 @@
 -- customer's uuid), payload_bytes (size of the sealed payload), notify_pct
 -- (share of acknowledgements that carry River's debounced insert NOTIFY),
 -- queue (River queue of the job: a pgbench_* one, which no service works).
+-- A statement under "-- sqlc: Name" copies that query of queries/*.sql;
+-- pgbench_sql_test.go fails when the two drift apart.
 \set notify random(1, 100)
 -- The auth middleware loads the customer, outside the transaction.
+-- sqlc: CustomerGetByID
 SELECT id, name, status, webhook_url, webhook_secret, created_at, updated_at, webhook_secret_previous, webhook_previous_until
 FROM customers WHERE id = :customer;
 BEGIN;
 -- WorkflowCreateClaimingKey: the key's claim, the workflow, its first
 -- history event and the sealed payload in one statement (ids, hash and
 -- payload are made here; wf comes back for the job's args).
+-- sqlc: WorkflowCreateClaimingKey
 WITH v AS (
     SELECT gen_random_uuid() AS wf
 ), ids AS (

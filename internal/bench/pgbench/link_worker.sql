@@ -40,8 +40,10 @@ WHERE
 RETURNING
     river_job.id, river_job.args, river_job.attempt, river_job.attempted_at, river_job.attempted_by, river_job.created_at, river_job.errors, river_job.finalized_at, river_job.kind, river_job.max_attempts, river_job.metadata, river_job.priority, river_job.queue, river_job.state, river_job.scheduled_at, river_job.tags, river_job.unique_key, river_job.unique_states;
 -- Work: the workflow, then IN_PROGRESS in its own transaction.
+-- sqlc: WorkflowGetByID
 SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows WHERE id = :wf;
 BEGIN;
+-- sqlc: WorkflowTransition to IN_PROGRESS
 WITH old AS (
     SELECT cur.id, cur.status FROM workflows AS cur WHERE cur.id = :wf FOR UPDATE
 ), w AS (
@@ -68,11 +70,14 @@ SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webho
 FROM w;
 COMMIT;
 -- The sealed payload (then the index search: HTTP, no database work).
+-- sqlc: RequestPayloadGet
 SELECT workflow_id, key_id, sealed, created_at FROM request_payloads WHERE workflow_id = :wf;
 -- The outcome: row lock, mapping with its history, LINKED with its history,
 -- the webhook.deliver job and the link job's completion (JobCompleteTx).
 BEGIN;
+-- sqlc: WorkflowLockStatus
 SELECT status FROM workflows WHERE id = :wf FOR UPDATE;
+-- sqlc: MappingLink
 WITH m AS (
     INSERT INTO patient_mappings (customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id)
     SELECT :customer, w.patient_id, md5(:wf || 'internal'), 'LINKED', 0.99, :wf FROM workflows w WHERE w.id = :wf
@@ -83,6 +88,7 @@ WITH m AS (
     SELECT m.id, m.customer_id, m.customer_patient_id, m.internal_patient_id, m.status, m.workflow_id, 'LINK' FROM m
 )
 SELECT * FROM m;
+-- sqlc: WorkflowTransition to LINKED
 WITH old AS (
     SELECT cur.id, cur.status FROM workflows AS cur WHERE cur.id = :wf FOR UPDATE
 ), w AS (
@@ -272,10 +278,13 @@ WHERE
     river_job.id = locked_jobs.id
 RETURNING
     river_job.id, river_job.args, river_job.attempt, river_job.attempted_at, river_job.attempted_by, river_job.created_at, river_job.errors, river_job.finalized_at, river_job.kind, river_job.max_attempts, river_job.metadata, river_job.priority, river_job.queue, river_job.state, river_job.scheduled_at, river_job.tags, river_job.unique_key, river_job.unique_states;
+-- sqlc: WorkflowGetByID
 SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows WHERE id = :wf;
+-- sqlc: CustomerGetByID
 SELECT id, name, status, webhook_url, webhook_secret, created_at, updated_at, webhook_secret_previous, webhook_previous_until
 FROM customers WHERE id = :customer;
 BEGIN;
+-- sqlc: WebhookDeliveryRecord
 WITH d AS (
     INSERT INTO webhook_deliveries (workflow_id, customer_id, event_id, attempt, target_host, status_code, error, latency_ms, delivered)
     VALUES (:wf, :customer, 'msg_' || replace(:wf, '-', '') || '_1', 1, '127.0.0.1:9', 204, NULL, 0, true)
@@ -289,6 +298,7 @@ SET notify_status     = 'delivered',
 FROM d
 WHERE wf.id = :wf
 RETURNING d.id;
+-- sqlc: WorkflowTransition to COMPLETED
 WITH old AS (
     SELECT cur.id, cur.status FROM workflows AS cur WHERE cur.id = :wf FOR UPDATE
 ), w AS (
