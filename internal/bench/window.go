@@ -73,7 +73,7 @@ func (r *runner) watchWindow(ctx context.Context, name string, from, to time.Tim
 		var profDone chan struct{}
 		if profile && r.svc != nil && r.svc.pprofBase != "" {
 			profDone = make(chan struct{})
-			secs := max(1, min(r.opts.ProfileSeconds, int(to.Sub(time.Now()).Seconds())-1))
+			secs := max(1, min(r.opts.ProfileSeconds, int(time.Until(to).Seconds())-1))
 			path := filepath.Join(r.dir, "cpu-"+slug(name)+".pprof")
 			go func() {
 				defer close(profDone)
