@@ -75,8 +75,8 @@ SELECT workflow_id, key_id, sealed, created_at FROM request_payloads WHERE workf
 -- The outcome: row lock, mapping with its history, LINKED with its history,
 -- the webhook.deliver job and the link job's completion (JobCompleteTx).
 BEGIN;
--- sqlc: WorkflowLockStatus
-SELECT status FROM workflows WHERE id = :wf FOR UPDATE;
+-- sqlc: WorkflowLock
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows WHERE id = :wf FOR UPDATE;
 -- sqlc: MappingLink
 WITH m AS (
     INSERT INTO patient_mappings (customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id)
