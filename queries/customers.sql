@@ -19,3 +19,7 @@ SET webhook_secret_previous = webhook_secret,
     updated_at              = now()
 WHERE id = @id
 RETURNING *;
+
+-- name: CustomerSetWebhook :one
+-- A new webhook URL, or none (NULL): the customer then reads the feed.
+UPDATE customers SET webhook_url = sqlc.narg(webhook_url), updated_at = now() WHERE id = @id RETURNING *;

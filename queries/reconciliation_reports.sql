@@ -1,10 +1,14 @@
 -- name: ReconciliationReportCreate :one
--- Counts pending workflows by state and age (since acknowledgement) and
--- names the oldest by id: ids and states only, never patient data.
+-- Counts unfinished work by state and age (since acknowledgement) and names
+-- the oldest by id: workflows being processed, and those with an outcome
+-- whose event is still being delivered (one whose delivery failed is done:
+-- the feed and the status API have it). Ids and states only.
 WITH pending AS (
     SELECT w.id, w.status, now() - w.created_at AS age
     FROM workflows AS w
-    WHERE w.status NOT IN ('COMPLETED', 'FAILED')
+    WHERE w.status IN ('RECEIVED', 'IN_PROGRESS', 'REQUESTED')
+       OR (w.status NOT IN ('COMPLETED', 'FAILED')
+           AND EXISTS (SELECT 1 FROM events AS e WHERE e.workflow_id = w.id AND e.delivery_status = 'pending'))
 ), buckets AS (
     SELECT p.status,
            CASE WHEN p.age < interval '7 minutes' THEN '<7m'

@@ -49,7 +49,7 @@ SELECT * FROM workflows WHERE search_id = @search_id;
 
 -- name: WorkflowGetOpenForPatient :one
 SELECT * FROM workflows
-WHERE customer_id = @customer_id AND patient_id = @patient_id AND status NOT IN ('COMPLETED', 'FAILED');
+WHERE customer_id = @customer_id AND patient_id = @patient_id AND status IN ('RECEIVED', 'IN_PROGRESS', 'REQUESTED');
 
 -- name: WorkflowTransition :one
 -- Moves a workflow to to_status only from one of from_states (the state
@@ -64,21 +64,17 @@ WITH old AS (
         reason     = CASE WHEN @to_status::text = 'FAILED' THEN sqlc.narg(reason) END,
         search_id  = COALESCE(sqlc.narg(search_id), wf.search_id),
         attempt    = wf.attempt + @attempt_increment::int,
-        -- An outcome starts a fresh notification.
-        notify_status   = CASE WHEN sqlc.narg(outcome)::text IS NOT NULL THEN 'pending' ELSE wf.notify_status END,
-        notify_attempts = CASE WHEN sqlc.narg(outcome)::text IS NOT NULL THEN 0 ELSE wf.notify_attempts END,
         updated_at = now(),
         ended_at   = CASE WHEN @to_status::text IN ('COMPLETED', 'FAILED') THEN now() END
     FROM old
     WHERE wf.id = old.id AND old.status = ANY(@from_states::text[])
     RETURNING wf.*, old.status AS from_status
 ), e AS (
-    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt)
-    SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, sqlc.narg(reason), @event_attempt FROM w
+    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt, actor)
+    SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, sqlc.narg(reason), @event_attempt, sqlc.narg(actor) FROM w
 )
 SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt,
-       created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at,
-       notify_last_error, from_status
+       created_at, updated_at, ended_at, search_id, reconcile_count, from_status
 FROM w;
 
 -- name: WorkflowStatusGet :one
@@ -92,23 +88,34 @@ SELECT * FROM workflows WHERE id = @id FOR UPDATE;
 
 -- name: WorkflowGetWithCustomerStatus :one
 -- A status poll's one read: the workflow, if this customer owns it, with
--- the customer's state (a disabled customer is refused).
-SELECT sqlc.embed(w), c.status AS customer_status
+-- the customer's state (a disabled customer is refused) and the delivery
+-- of its latest event.
+SELECT sqlc.embed(w), c.status AS customer_status,
+       COALESCE(ev.id, '')::text AS event_id, COALESCE(ev.delivery_status, '')::text AS delivery_status,
+       COALESCE(ev.attempts, 0)::int AS event_attempts,
+       ev.last_attempt_at AS event_last_attempt_at, ev.last_error AS event_last_error
 FROM workflows AS w
 JOIN customers AS c ON c.id = w.customer_id
+LEFT JOIN LATERAL (
+    SELECT e.id, e.delivery_status, e.attempts, e.last_attempt_at, e.last_error
+    FROM events AS e WHERE e.workflow_id = w.id
+    ORDER BY e.sequence DESC LIMIT 1
+) AS ev ON true
 WHERE w.id = @id AND w.customer_id = @customer_id;
 
 -- name: WorkflowCountPendingByStatus :many
 SELECT w.status, count(*)::int AS n FROM workflows AS w
-WHERE w.status NOT IN ('COMPLETED', 'FAILED')
+WHERE w.status IN ('RECEIVED', 'IN_PROGRESS', 'REQUESTED')
+   OR (w.status NOT IN ('COMPLETED', 'FAILED')
+       AND EXISTS (SELECT 1 FROM events AS e WHERE e.workflow_id = w.id AND e.delivery_status = 'pending'))
 GROUP BY w.status;
 
 -- name: WorkflowListStuck :many
--- Pending workflows with no progress for older_than_seconds and no live
--- River job: lost work. Rows are locked, and rows another reconciler holds
+-- Workflows being processed with no progress for older_than_seconds and
+-- no live River job: lost work. Rows are locked, and rows another reconciler holds
 -- are skipped, so concurrent passes split the work instead of doubling it.
 SELECT w.* FROM workflows AS w
-WHERE w.status NOT IN ('COMPLETED', 'FAILED')
+WHERE w.status IN ('RECEIVED', 'IN_PROGRESS', 'REQUESTED')
   AND w.updated_at < now() - make_interval(secs => @older_than_seconds::float8)
   AND NOT EXISTS (
       SELECT 1 FROM river_job AS j

@@ -19,11 +19,14 @@ import (
 	"github.com/patientlink/patientlink/internal/webhooksig"
 )
 
-const customerUsage = "usage: patientlink customer create --name NAME --webhook-url URL [--json] | token ID | rotate-secret ID [--overlap 72h] | disable ID | enable ID"
+const customerUsage = "usage: patientlink customer create --name NAME [--webhook-url URL] [--json] | token ID | rotate-secret ID [--overlap 72h] | set-webhook ID --url URL|--clear [--actor NAME] [--reason TEXT] | disable ID | enable ID"
 
-func runCustomer(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+func runCustomer(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(customerUsage)
+	}
+	if args[0] == "set-webhook" {
+		return customerSetWebhook(ctx, args[1:], getenv, stdout, stderr)
 	}
 	cfg, err := config.Load(getenv, config.SectionDatabase|config.SectionTokens|config.SectionWebhook)
 	if err != nil {
@@ -119,16 +122,18 @@ type createdCustomer struct {
 func customerCreate(ctx context.Context, args []string, cfg config.Config, store *postgres.Store, tokens *auth.Tokens, stdout io.Writer) error {
 	fs := flag.NewFlagSet("customer create", flag.ContinueOnError)
 	name := fs.String("name", "", "customer name")
-	webhookURL := fs.String("webhook-url", "", "where outcomes are delivered")
+	webhookURL := fs.String("webhook-url", "", "where events are delivered (none: the customer reads GET /events)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *name == "" || *webhookURL == "" {
-		return fmt.Errorf("customer create needs --name and --webhook-url")
+	if *name == "" {
+		return fmt.Errorf("customer create needs --name")
 	}
-	if err := webhook.ValidateURL(*webhookURL, cfg.Webhook.AllowInsecure); err != nil {
-		return fmt.Errorf("--webhook-url: %w (http only with PATIENTLINK_ALLOW_INSECURE_WEBHOOKS=true)", err)
+	if *webhookURL != "" {
+		if err := checkWebhookURL(*webhookURL, cfg.Webhook); err != nil {
+			return fmt.Errorf("--webhook-url: %w", err)
+		}
 	}
 	secret, err := webhooksig.NewSecret()
 	if err != nil {
@@ -147,5 +152,59 @@ func customerCreate(ctx context.Context, args []string, cfg config.Config, store
 		return json.NewEncoder(stdout).Encode(out)
 	}
 	fmt.Fprintf(stdout, "id:             %s\ntoken:          %s\nwebhook secret: %s\n", out.ID, out.Token, out.WebhookSecret)
+	return nil
+}
+
+func checkWebhookURL(raw string, cfg config.Webhook) error {
+	if err := webhook.ValidateURL(raw, cfg.AllowInsecure); err != nil {
+		return fmt.Errorf("%w (http only with PATIENTLINK_ALLOW_INSECURE_WEBHOOKS=true)", err)
+	}
+	return nil
+}
+
+// customerSetWebhook is `customer set-webhook ID --url URL | --clear`: where
+// the customer's events go from now on (none: the feed only), recorded in
+// the history with who and why.
+func customerSetWebhook(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(customerUsage)
+	}
+	id, err := uuid.Parse(args[0])
+	if err != nil {
+		return fmt.Errorf("customer id must be a UUID")
+	}
+	flags := newActionFlags("customer set-webhook", stderr)
+	url := flags.fs.String("url", "", "the new webhook URL")
+	clearURL := flags.fs.Bool("clear", false, "no webhook: the customer reads GET /events")
+	actor, err := flags.parse(args[1:], getenv)
+	if err != nil {
+		return err
+	}
+	if (*url == "") == !*clearURL {
+		return errors.New("customer set-webhook needs --url URL or --clear")
+	}
+	cfg, err := config.Load(getenv, config.SectionWebhook)
+	if err != nil {
+		return err
+	}
+	if *url != "" {
+		if err := checkWebhookURL(*url, cfg.Webhook); err != nil {
+			return fmt.Errorf("--url: %w", err)
+		}
+	}
+	svc, done, err := operatorService(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer done()
+	c, err := svc.SetWebhook(ctx, id, *url, actor, *flags.reason)
+	if err != nil {
+		return fmt.Errorf("customer %s: %w", id, err)
+	}
+	if c.WebhookURL == "" {
+		fmt.Fprintf(stdout, "customer %s has no webhook URL: its events are in GET /events\n", c.ID)
+		return nil
+	}
+	fmt.Fprintf(stdout, "customer %s: events go to %s\n", c.ID, c.WebhookURL)
 	return nil
 }

@@ -190,7 +190,7 @@ func ensureDemoCustomer(ctx context.Context, env func(string) string) (createdCu
 		}
 	}
 	var out strings.Builder
-	if err := runCustomer(ctx, []string{"create", "--name", "Demo clinic", "--webhook-url", demoWebhookURL, "--json"}, env, &out); err != nil {
+	if err := runCustomer(ctx, []string{"create", "--name", "Demo clinic", "--webhook-url", demoWebhookURL, "--json"}, env, &out, io.Discard); err != nil {
 		return demo, err
 	}
 	if err := json.Unmarshal([]byte(out.String()), &demo); err != nil {

@@ -30,16 +30,18 @@ commands:
   serve                  run the API and workers (DATABASE_URL, PATIENTLINK_*)
   migrate up|down [N]|version
                          apply, revert (all, or N steps) or show the schema version
-  customer create --name NAME --webhook-url URL [--json]
+  customer create --name NAME [--webhook-url URL] [--json]
   customer token ID      issue a new token for a customer
   customer rotate-secret ID [--overlap 72h]
                          a new webhook secret; the old one also signs during the overlap
+  customer set-webhook ID --url URL | --clear [--actor NAME] [--reason TEXT]
+                         where events go (none: the customer reads GET /events)
   customer disable|enable ID
   reconcile --now        one reconciliation pass by hand
-  workflow stop ID --reason TEXT | retry ID
-                         fail a pending workflow (cancelling its jobs), or retry a failed one
-  webhooks redeliver WORKFLOW-ID
-                         send a workflow's notification again
+  workflow stop ID --reason TEXT [--actor NAME] | retry ID [--actor NAME]
+                         fail a workflow being processed (the customer is told), or retry a failed one
+  webhooks redeliver WORKFLOW-ID|EVENT-ID [--actor NAME]
+                         send an event again: same id, same body
   dev                    development: private Postgres, migrations, secrets,
                          a demo customer, then serve (what 'make run' runs)
   dev-db start|stop|url  the private development PostgreSQL cluster
@@ -60,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "migrate":
 		return runMigrate(rest, getenv, stdout)
 	case "customer":
-		return runCustomer(ctx, rest, getenv, stdout)
+		return runCustomer(ctx, rest, getenv, stdout, stderr)
 	case "dev":
 		return runDev(ctx, rest, getenv, stdout, stderr)
 	case "dev-db":

@@ -88,9 +88,9 @@ func TestRunEndToEnd(t *testing.T) {
 	require.NoError(t, run(ctx, []string{"reconcile", "--now"}, getenv, &out, io.Discard))
 	require.Equal(t, "reconcile pass: 0 put back to work, 0 failed at the limit\n", out.String())
 	out.Reset()
-	require.NoError(t, run(ctx, []string{"workflow", "stop", accepted.WorkflowID, "--reason", "test"}, getenv, &out, io.Discard))
+	require.NoError(t, run(ctx, []string{"workflow", "stop", accepted.WorkflowID, "--reason", "test", "--actor", "tester"}, getenv, &out, io.Discard))
 	require.Contains(t, out.String(), "is FAILED (operator_stop: test)")
-	require.Error(t, run(ctx, []string{"workflow", "stop", accepted.WorkflowID, "--reason", "again"}, getenv, &out, io.Discard))
+	require.Error(t, run(ctx, []string{"workflow", "stop", accepted.WorkflowID, "--reason", "again", "--actor", "tester"}, getenv, &out, io.Discard))
 
 	require.NoError(t, srv.Stop(20*time.Second), "serve shuts down cleanly")
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patientlink/patientlink/internal/harness"
@@ -190,14 +191,24 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 		ids = append(ids, "'"+id+"'")
 	}
 	inList := "(" + strings.Join(ids, ",") + ")"
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		var ended int
-		require.NoError(t, queryRow(t, env["DATABASE_URL"], "SELECT count(*) FROM workflows WHERE status IN ('COMPLETED','FAILED') AND id IN "+inList).Scan(&ended))
-		return ended == len(acked)
+		if assert.NoError(c, queryRow(t, env["DATABASE_URL"], "SELECT count(*) FROM workflows WHERE status IN ('COMPLETED','FAILED') AND id IN "+inList).Scan(&ended)) {
+			assert.Equal(c, len(acked), ended, "still open: %s", pendingSummary(t, env["DATABASE_URL"], inList))
+		}
 	}, 60*time.Second, 100*time.Millisecond, "every acknowledged request reaches an end state")
 	var completed, total int
 	require.NoError(t, queryRow(t, env["DATABASE_URL"], "SELECT count(*) FILTER (WHERE status = 'COMPLETED'), count(*) FROM workflows WHERE id IN "+inList).Scan(&completed, &total))
 	require.Equal(t, len(acked), total, "nothing acknowledged is missing")
 	require.Equal(t, len(acked), completed, "all completed")
 	t.Logf("acknowledged %d; answers %v", len(acked), statuses)
+}
+
+// pendingSummary says what the workflows not ended are waiting for.
+func pendingSummary(t *testing.T, dbURL, inList string) string {
+	var out string
+	_ = queryRow(t, dbURL, `SELECT coalesce(string_agg(w.status || '/' || coalesce(e.delivery_status, '-') || '/' || coalesce(e.last_error, '-'), '; '), '')
+		FROM workflows AS w LEFT JOIN events AS e ON e.workflow_id = w.id
+		WHERE w.status NOT IN ('COMPLETED','FAILED') AND w.id IN `+inList).Scan(&out)
+	return out
 }

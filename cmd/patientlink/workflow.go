@@ -6,21 +6,23 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/patientlink/patientlink/internal/config"
+	"github.com/patientlink/patientlink/internal/link"
 	"github.com/patientlink/patientlink/internal/postgres"
 	"github.com/patientlink/patientlink/internal/workflow"
 )
 
 // operatorService opens what the operator commands need: the use cases
 // over a pool, with a River client that only inserts. They read only the
-// database, log and maintenance sections: no secrets.
+// database, log, maintenance and webhook sections: no secrets.
 func operatorService(ctx context.Context, getenv func(string) string, stderr io.Writer) (*workflow.Service, func(), error) {
-	cfg, err := config.Load(getenv, config.SectionDatabase|config.SectionLog|config.SectionMaintenance)
+	cfg, err := config.Load(getenv, config.SectionDatabase|config.SectionLog|config.SectionMaintenance|config.SectionWebhook)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -36,6 +38,7 @@ func operatorService(ctx context.Context, getenv func(string) string, stderr io.
 	svc := workflow.New(workflow.Deps{
 		Store:       postgres.New(pool, nil),
 		Maintenance: cfg.Maintenance,
+		Webhook:     cfg.Webhook,
 		Logger:      newLogger(stderr, cfg.Log),
 	})
 	svc.UseRiver(client)
@@ -66,32 +69,60 @@ func runReconcile(ctx context.Context, args []string, getenv func(string) string
 	return nil
 }
 
-const workflowUsage = "usage: patientlink workflow stop ID --reason TEXT | retry ID"
+const workflowUsage = "usage: patientlink workflow stop ID --reason TEXT [--actor NAME] | retry ID [--reason TEXT] [--actor NAME]"
+
+// actionFlags are what every operator action records in the history: who
+// (--actor, else $USER) and why.
+type actionFlags struct {
+	fs     *flag.FlagSet
+	actor  *string
+	reason *string
+}
+
+func newActionFlags(name string, stderr io.Writer) actionFlags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return actionFlags{
+		fs:     fs,
+		actor:  fs.String("actor", "", "who does this, for the history (default $USER)"),
+		reason: fs.String("reason", "", "why, for the history"),
+	}
+}
+
+// parse reads the flags and names the actor "operator:NAME".
+func (a actionFlags) parse(args []string, getenv func(string) string) (actor string, err error) {
+	if err := a.fs.Parse(args); err != nil {
+		return "", err
+	}
+	if a.fs.NArg() > 0 {
+		return "", fmt.Errorf("unexpected argument %q", a.fs.Arg(0))
+	}
+	name := strings.TrimSpace(*a.actor)
+	if name == "" {
+		name = strings.TrimSpace(getenv("USER"))
+	}
+	if name == "" {
+		return "", errors.New("say who you are with --actor NAME (it goes into the history)")
+	}
+	return "operator:" + name, nil
+}
 
 // runWorkflow is the seed's wildcard: stop a workflow, or retry a failed one.
 func runWorkflow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) < 2 {
+	if len(args) < 2 || (args[0] != "stop" && args[0] != "retry") {
 		return errors.New(workflowUsage)
 	}
 	id, err := uuid.Parse(args[1])
 	if err != nil {
 		return fmt.Errorf("workflow id must be a UUID")
 	}
-	var reason string
-	switch args[0] {
-	case "stop":
-		fs := flag.NewFlagSet("workflow stop", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		fs.StringVar(&reason, "reason", "", "why (recorded as operator_stop: TEXT)")
-		if err := fs.Parse(args[2:]); err != nil {
-			return err
-		}
-		if reason == "" {
-			return fmt.Errorf("workflow stop needs --reason")
-		}
-	case "retry":
-	default:
-		return errors.New(workflowUsage)
+	flags := newActionFlags("workflow "+args[0], stderr)
+	actor, err := flags.parse(args[2:], getenv)
+	if err != nil {
+		return err
+	}
+	if args[0] == "stop" && *flags.reason == "" {
+		return fmt.Errorf("workflow stop needs --reason")
 	}
 	svc, done, err := operatorService(ctx, getenv, stderr)
 	if err != nil {
@@ -99,14 +130,14 @@ func runWorkflow(ctx context.Context, args []string, getenv func(string) string,
 	}
 	defer done()
 	if args[0] == "stop" {
-		wf, err := svc.Stop(ctx, id, reason)
+		wf, err := svc.Stop(ctx, id, actor, *flags.reason)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "workflow %s is %s (%s)\n", wf.ID, wf.Status, wf.Reason)
+		fmt.Fprintf(stdout, "workflow %s is %s (%s); the customer is told\n", wf.ID, wf.Status, wf.Reason)
 		return nil
 	}
-	wf, err := svc.Retry(ctx, id)
+	wf, err := svc.Retry(ctx, id, actor, *flags.reason)
 	if err != nil {
 		return err
 	}
@@ -114,24 +145,35 @@ func runWorkflow(ctx context.Context, args []string, getenv func(string) string,
 	return nil
 }
 
-// runWebhooks is `patientlink webhooks redeliver WORKFLOW-ID`.
+const webhooksUsage = "usage: patientlink webhooks redeliver WORKFLOW-ID|EVENT-ID [--reason TEXT] [--actor NAME]"
+
+// runWebhooks is `patientlink webhooks redeliver`: an event again, same id
+// and body — the workflow's latest, or the one named (msg_…).
 func runWebhooks(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) != 2 || args[0] != "redeliver" {
-		return fmt.Errorf("usage: patientlink webhooks redeliver WORKFLOW-ID")
+	if len(args) < 2 || args[0] != "redeliver" {
+		return errors.New(webhooksUsage)
 	}
-	id, err := uuid.Parse(args[1])
+	flags := newActionFlags("webhooks redeliver", stderr)
+	actor, err := flags.parse(args[2:], getenv)
 	if err != nil {
-		return fmt.Errorf("workflow id must be a UUID")
+		return err
 	}
 	svc, done, err := operatorService(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer done()
-	wf, err := svc.Redeliver(ctx, id)
+	var ev link.Event
+	if strings.HasPrefix(args[1], "msg_") {
+		ev, err = svc.Redeliver(ctx, args[1], uuid.Nil, actor, *flags.reason)
+	} else if id, perr := uuid.Parse(args[1]); perr == nil {
+		ev, err = svc.RedeliverWorkflow(ctx, id, actor, *flags.reason)
+	} else {
+		return errors.New("name a workflow id (a UUID) or an event id (msg_…)")
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "workflow %s (%s): notification queued again\n", wf.ID, wf.Status)
+	fmt.Fprintf(stdout, "event %s of workflow %s: delivery %s\n", ev.ID, ev.WorkflowID, ev.Delivery.Status)
 	return nil
 }

@@ -20,14 +20,16 @@ type sqlCopy struct {
 }
 
 const (
-	workflowColumns = "id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count"
+	workflowColumns = "id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count"
+	eventID         = "'msg_' || replace(:wf, '-', '')"
+	eventColumns    = "id, feed_id, tx, type, customer_id, workflow_id, patient_id, sequence, created_at, body, delivery_status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, delivered_at"
 	customerColumns = "id, name, status, webhook_url, webhook_secret, created_at, updated_at, webhook_secret_previous, webhook_previous_until"
 )
 
 func transitionCopy(to, outcome, fromStates string) sqlCopy {
 	return sqlCopy{query: "WorkflowTransition", params: map[string]string{
 		"id": ":wf", "to_status": "'" + to + "'", "outcome": outcome, "reason": "NULL::text", "search_id": "NULL::text",
-		"attempt_increment": "0", "from_states": "ARRAY[" + fromStates + "]", "event_attempt": "1",
+		"attempt_increment": "0", "from_states": "ARRAY[" + fromStates + "]", "event_attempt": "1", "actor": "NULL::text",
 	}}
 }
 
@@ -50,7 +52,7 @@ var sqlCopies = map[string]sqlCopy{
 	"WorkflowGetByID": {query: "WorkflowGetByID", fragments: [][2]string{{"SELECT *", "SELECT " + workflowColumns}},
 		params: map[string]string{"id": ":wf"}},
 	"WorkflowTransition to IN_PROGRESS": transitionCopy("IN_PROGRESS", "NULL::text", "'RECEIVED','IN_PROGRESS','REQUESTED'"),
-	"WorkflowTransition to LINKED":      transitionCopy("LINKED", "'LINKED'::text", "'IN_PROGRESS','REQUESTED','FAILED'"),
+	"WorkflowTransition to LINKED":      transitionCopy("LINKED", "'LINKED'::text", "'IN_PROGRESS','REQUESTED'"),
 	"WorkflowTransition to COMPLETED":   transitionCopy("COMPLETED", "NULL::text", "'LINKED','NO_RESULTS','AMBIGUOUS','CONFLICT'"),
 	"RequestPayloadGet": {query: "RequestPayloadGet", fragments: [][2]string{{"SELECT *", "SELECT workflow_id, key_id, sealed, created_at"}},
 		params: map[string]string{"workflow_id": ":wf"}},
@@ -59,11 +61,18 @@ var sqlCopies = map[string]sqlCopy{
 	"MappingLink": {query: "MappingLink",
 		fragments: [][2]string{{"VALUES (@customer_id, @customer_patient_id, @internal_patient_id, 'LINKED', @score, @workflow_id)",
 			"SELECT :customer, w.patient_id, md5(:wf || 'internal'), 'LINKED', 0.99, :wf FROM workflows w WHERE w.id = :wf"}}},
-	"WebhookDeliveryRecord": {query: "WebhookDeliveryRecord", params: map[string]string{
-		"workflow_id": ":wf", "customer_id": ":customer", "event_id": "'msg_' || replace(:wf, '-', '') || '_1'", "attempt": "1",
-		"target_host": "'127.0.0.1:9'", "status_code": "204", "error": "NULL", "latency_ms": "0", "delivered": "true",
-		"notify_status": "'delivered'",
+	"EventCreate": {query: "EventCreate", params: map[string]string{
+		"id": eventID, "type": "'link.completed'", "customer_id": ":customer", "workflow_id": ":wf", "patient_id": "(SELECT w.patient_id FROM workflows w WHERE w.id = :wf)",
+		"data": `('{"workflow-id": "' || :wf || '", "status": "COMPLETED", "outcome": "LINKED"}')`,
 	}},
+	"EventClaimAttempt": {query: "EventClaimAttempt", fragments: [][2]string{{"RETURNING *", "RETURNING " + eventColumns}},
+		params: map[string]string{"id": eventID, "lease_seconds": "120"}},
+	"EventRecordAttempt": {query: "EventRecordAttempt", params: map[string]string{
+		"id": eventID, "attempt": "1", "target_host": "'127.0.0.1:9'", "status_code": "204", "error": "NULL::text",
+		"latency_ms": "0", "delivered": "true", "delivery_status": "'delivered'", "next_attempt_at": "NULL::timestamptz",
+	}},
+	"EventGetLatestForWorkflow": {query: "EventGetLatestForWorkflow", fragments: [][2]string{{"SELECT *", "SELECT " + eventColumns}},
+		params: map[string]string{"workflow_id": ":wf"}},
 }
 
 var (

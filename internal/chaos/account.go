@@ -50,7 +50,10 @@ type querier interface {
 // LoadSnapshot reads the scenario's database.
 func LoadSnapshot(ctx context.Context, conn querier) (Snapshot, error) {
 	s := Snapshot{Workflows: map[string]WorkflowRow{}, OutcomeEvents: map[string]int{}, Keys: map[string]string{}}
-	rows, err := conn.Query(ctx, `SELECT id::text, patient_id::text, status, coalesce(outcome, ''), coalesce(reason, ''), attempt, coalesce(notify_status, '') FROM workflows`)
+	// A workflow's notification is the delivery of its latest event.
+	rows, err := conn.Query(ctx, `SELECT w.id::text, w.patient_id::text, w.status, coalesce(w.outcome, ''), coalesce(w.reason, ''), w.attempt,
+		coalesce((SELECT e.delivery_status FROM events AS e WHERE e.workflow_id = w.id ORDER BY e.sequence DESC LIMIT 1), '')
+		FROM workflows AS w`)
 	if err != nil {
 		return s, fmt.Errorf("error reading workflows: %w", err)
 	}

@@ -30,8 +30,15 @@ func requireAdmin(token string, next http.Handler) http.Handler {
 	})
 }
 
+// actorHeader names the person behind an operator request; it goes into
+// the append-only history.
+const actorHeader = "Actor"
+
+var errActorMissing = problem(http.StatusBadRequest, "actor-missing", "Actor missing", "operator requests must name who makes them in the Actor header")
+
 // handleAdminRedeliver is POST /admin/workflows/{id}/redeliver: send the
-// workflow's notification again (after webhook_undeliverable, say).
+// workflow's latest event again, same id and body (after a failed
+// delivery, say).
 func handleAdminRedeliver(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := uuid.Parse(mux.Vars(r)["workflowID"])
@@ -39,16 +46,28 @@ func handleAdminRedeliver(d Deps) http.Handler {
 			writeProblem(w, r, errNotFound)
 			return
 		}
-		wf, err := d.Service.Redeliver(r.Context(), id)
-		switch {
-		case errors.Is(err, link.ErrNotFound):
-			writeProblem(w, r, errNotFound)
-		case errors.Is(err, workflow.ErrNothingToRedeliver):
-			writeProblem(w, r, problem(http.StatusConflict, "nothing-to-redeliver", "Nothing to redeliver", err.Error()))
-		case err != nil:
-			serverError(d.Logger, w, r, err)
-		default:
-			writeJSON(w, http.StatusAccepted, map[string]any{"workflow-id": wf.ID, "status": wf.Status, "notification": "pending"})
+		actor := strings.TrimSpace(r.Header.Get(actorHeader))
+		if actor == "" || len(actor) > 200 {
+			writeProblem(w, r, errActorMissing)
+			return
 		}
+		ev, err := d.Service.RedeliverWorkflow(r.Context(), id, "operator:"+actor, r.URL.Query().Get("reason"))
+		writeRedelivery(d, w, r, ev, err)
 	})
+}
+
+// writeRedelivery answers a redelivery request.
+func writeRedelivery(d Deps, w http.ResponseWriter, r *http.Request, ev link.Event, err error) {
+	switch {
+	case errors.Is(err, link.ErrNotFound):
+		writeProblem(w, r, errNotFound)
+	case errors.Is(err, workflow.ErrNothingToRedeliver):
+		writeProblem(w, r, problem(http.StatusConflict, "nothing-to-redeliver", "Nothing to redeliver", "the workflow has no event yet"))
+	case errors.Is(err, workflow.ErrNoWebhook):
+		writeProblem(w, r, problem(http.StatusConflict, "no-webhook", "No webhook URL", "there is no webhook URL to deliver to; the event is in GET /events"))
+	case err != nil:
+		serverError(d.Logger, w, r, err)
+	default:
+		writeJSON(w, http.StatusAccepted, map[string]any{"event-id": ev.ID, "workflow-id": ev.WorkflowID, "delivery": ev.Delivery.Status})
+	}
 }

@@ -121,6 +121,7 @@ type linkStatus struct {
 }
 
 type notificationView struct {
+	EventID       string     `json:"event-id"`
 	Status        string     `json:"status"`
 	Attempts      int        `json:"attempts"`
 	LastAttemptAt *time.Time `json:"last_attempt_at"`
@@ -131,7 +132,7 @@ func notificationOf(n link.Notification) *notificationView {
 	if n.Status == "" {
 		return nil
 	}
-	v := &notificationView{Status: n.Status, Attempts: n.Attempts}
+	v := &notificationView{EventID: n.EventID, Status: n.Status, Attempts: n.Attempts}
 	if !n.LastAttemptAt.IsZero() {
 		at := n.LastAttemptAt.UTC()
 		v.LastAttemptAt = &at

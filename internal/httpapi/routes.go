@@ -21,6 +21,8 @@ func Routes(d Deps) *mux.Router {
 	r.Handle("/link/status/{workflowID}", requireToken(d.Tokens, limiter, handleLinkStatus(d))).Methods(http.MethodGet)
 	r.Handle("/link/{patientID}", customer(handleLinkDelete(d))).Methods(http.MethodDelete)
 	r.Handle("/patient/{patientID}", customer(handlePatientGet(d))).Methods(http.MethodGet)
+	r.Handle("/events", customer(handleEventsList(d))).Methods(http.MethodGet)
+	r.Handle("/events/{eventID}/redeliver", customer(handleEventRedeliver(d))).Methods(http.MethodPost)
 	r.Handle("/internal/search-results/{searchID}", handleSearchResults(d)).Methods(http.MethodPost)
 	r.Handle("/admin/workflows/{workflowID}/redeliver", requireAdmin(d.Config.AdminToken, handleAdminRedeliver(d))).Methods(http.MethodPost)
 	r.Handle("/healthz", handleHealthz()).Methods(http.MethodGet)

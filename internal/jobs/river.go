@@ -5,8 +5,10 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -108,10 +110,13 @@ func (w *processWorker) Work(ctx context.Context, job *river.Job[workflow.Proces
 	return w.svc.Process(ctx, job)
 }
 
-// deliverWorker works webhook.deliver jobs.
+// deliverWorker works webhook.deliver jobs. A failed attempt is returned
+// to River as an error, so River UI shows why, and retried when the event's
+// schedule says (the event, not River, decides when an attempt is due).
 type deliverWorker struct {
 	river.WorkerDefaults[workflow.DeliverArgs]
-	svc *workflow.Service
+	svc  *workflow.Service
+	next sync.Map // job id → time of the next attempt
 }
 
 func (w *deliverWorker) Timeout(*river.Job[workflow.DeliverArgs]) time.Duration {
@@ -119,5 +124,22 @@ func (w *deliverWorker) Timeout(*river.Job[workflow.DeliverArgs]) time.Duration 
 }
 
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[workflow.DeliverArgs]) error {
-	return w.svc.Deliver(ctx, job)
+	err := w.svc.Deliver(ctx, job)
+	var failed *workflow.AttemptFailedError
+	if errors.As(err, &failed) {
+		w.next.Store(job.ID, failed.Next)
+	}
+	return err
+}
+
+// NextRetry is the event's next attempt after a failed one; after any other
+// error (the database, say), River's default.
+func (w *deliverWorker) NextRetry(job *river.Job[workflow.DeliverArgs]) time.Time {
+	if v, ok := w.next.LoadAndDelete(job.ID); ok {
+		if at, now := v.(time.Time), time.Now(); at.After(now) {
+			return at
+		}
+		return time.Now() // River refuses a time before its own now
+	}
+	return time.Time{}
 }

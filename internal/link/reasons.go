@@ -15,11 +15,11 @@ const (
 	ReasonPayloadMissing       Reason = "payload_missing"       // the sealed request was purged before processing
 	ReasonPayloadUnreadable    Reason = "payload_unreadable"    // no key opens it, or it is not a request
 	ReasonNotLinked            Reason = "not_linked"            // a de-link found no LINKED mapping
-	ReasonWebhookUndeliverable Reason = "webhook_undeliverable" // every delivery attempt failed
+	ReasonWebhookUndeliverable Reason = "webhook_undeliverable" // history only: before events, a failed delivery failed the workflow
 	ReasonReconcileLimit       Reason = "reconcile_limit"       // reconciliation gave up
 	ReasonOperatorStop         Reason = "operator_stop"         // `workflow stop`
 	ReasonOperatorRetry        Reason = "operator_retry"        // `workflow retry` (history only)
-	ReasonOperatorRedeliver    Reason = "operator_redeliver"    // `webhooks redeliver` (history only)
+	ReasonOperatorRedeliver    Reason = "operator_redeliver"    // history only: a redelivery that brought a workflow back from FAILED
 )
 
 // Reasons lists every reason.

@@ -45,21 +45,23 @@ var transitions = map[RequestType]map[State][]State{
 	RequestLink: {
 		StateInProgress: {StateReceived, StateInProgress, StateRequested},
 		StateRequested:  {StateInProgress, StateRequested},
-		// FAILED → an outcome: an operator redelivers a notification that
-		// could not be delivered; the outcome itself was never lost.
-		StateLinked:    {StateInProgress, StateRequested, StateFailed},
-		StateNoResults: {StateInProgress, StateRequested, StateFailed},
-		StateAmbiguous: {StateInProgress, StateRequested, StateFailed},
-		StateConflict:  {StateInProgress, StateRequested, StateFailed},
+		StateLinked:     {StateInProgress, StateRequested},
+		StateNoResults:  {StateInProgress, StateRequested},
+		StateAmbiguous:  {StateInProgress, StateRequested},
+		StateConflict:   {StateInProgress, StateRequested},
+		// COMPLETED once the outcome's event is delivered (or at once, for a
+		// customer with no webhook URL).
 		StateCompleted: {StateLinked, StateNoResults, StateAmbiguous, StateConflict},
-		StateFailed:    {StateReceived, StateInProgress, StateRequested, StateLinked, StateNoResults, StateAmbiguous, StateConflict},
-		StateReceived:  {StateFailed}, // an operator's retry
+		// FAILED: the request itself could not be carried out. A recorded
+		// outcome stands whatever happens to its notification.
+		StateFailed:   {StateReceived, StateInProgress, StateRequested},
+		StateReceived: {StateFailed}, // an operator's retry
 	},
 	RequestDelink: {
 		StateInProgress: {StateReceived, StateInProgress},
-		StateDeLinked:   {StateInProgress, StateFailed},
+		StateDeLinked:   {StateInProgress},
 		StateCompleted:  {StateDeLinked},
-		StateFailed:     {StateReceived, StateInProgress, StateDeLinked},
+		StateFailed:     {StateReceived, StateInProgress},
 		StateReceived:   {StateFailed},
 	},
 }
@@ -86,6 +88,12 @@ func (s State) IsOutcome() bool {
 		return true
 	}
 	return false
+}
+
+// IsProcessing reports whether a workflow in s is being processed: its
+// patient is busy until an outcome is recorded.
+func (s State) IsProcessing() bool {
+	return s == StateReceived || s == StateInProgress || s == StateRequested
 }
 
 // IsPending reports whether a workflow in s still has work to do.

@@ -25,6 +25,11 @@ func TestTransitions(t *testing.T) {
 		{RequestDelink, StateDeLinked, StateCompleted, true},
 		{RequestDelink, StateInProgress, StateLinked, false},
 		{RequestDelink, StateFailed, StateReceived, true},
+		// An outcome stands: its notification cannot fail it, and nothing
+		// brings a FAILED workflow back to an outcome but a retry.
+		{RequestLink, StateLinked, StateFailed, false},
+		{RequestLink, StateFailed, StateLinked, false},
+		{RequestDelink, StateDeLinked, StateFailed, false},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.ok, CanTransition(tt.rt, tt.from, tt.to), "%s %s → %s", tt.rt, tt.from, tt.to)

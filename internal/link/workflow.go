@@ -25,27 +25,46 @@ type Workflow struct {
 	Notification Notification
 }
 
-// Notification is where telling the customer about a workflow stands.
+// Notification is where telling the customer about a workflow stands: the
+// delivery of its latest event.
 type Notification struct {
-	Status        string // "", NotifyPending, NotifyDelivered or NotifyFailed
+	EventID       string
+	Status        string // "" (no event yet), NotifyNone, NotifyPending, NotifyDelivered or NotifyFailed
 	Attempts      int
 	LastAttemptAt time.Time
 	LastError     string
 }
 
-// Notification statuses.
+// Delivery statuses of an event.
 const (
+	NotifyNone      = "none" // the customer has no webhook URL: the feed has it
 	NotifyPending   = "pending"
 	NotifyDelivered = "delivered"
-	NotifyFailed    = "failed"
+	NotifyFailed    = "failed" // every attempt of the schedule failed
 )
+
+// Event is something the customer must learn, with its body frozen: every
+// attempt and every redelivery sends exactly Body under ID.
+type Event struct {
+	ID         string
+	Type       string
+	CustomerID uuid.UUID
+	WorkflowID uuid.UUID
+	PatientID  uuid.UUID
+	Sequence   int64 // per patient, from 1: receivers order by it
+	CreatedAt  time.Time
+	Body       []byte
+	Delivery   Notification
+	// NextAttemptAt is the earliest a delivery may be tried again.
+	NextAttemptAt time.Time
+}
 
 // Customer is a system that sends us patients.
 type Customer struct {
 	ID            uuid.UUID
 	Name          string
 	Active        bool
-	WebhookURL    string
+	WebhookURL    string // empty: the customer reads the event feed only
 	WebhookSecret string
 	// PreviousSecret still signs deliveries until PreviousUntil: a rotation
 	// in progress.

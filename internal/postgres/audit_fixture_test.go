@@ -72,19 +72,19 @@ INSERT INTO customers (id, name, webhook_url, webhook_secret, created_at) VALUES
     ('$C2', 'Clinic Two', 'https://api.clinic-two.example/hooks?token=t', 'whsec_two', '2025-03-01 08:00:00+00');
 
 INSERT INTO workflows (id, customer_id, patient_id, request_type, status, outcome, reason, attempt, search_id,
-                       created_at, updated_at, ended_at, notify_status, notify_attempts, notify_last_at, notify_last_error) VALUES
+                       created_at, updated_at, ended_at) VALUES
     ('$W1', '$C1', '$P1', 'LINK', 'COMPLETED', 'LINKED', NULL, 1, NULL,
-     '2025-03-03 09:00:00+00', '2025-03-03 09:00:03+00', '2025-03-03 09:00:03+00', 'delivered', 1, '2025-03-03 09:00:03+00', NULL),
+     '2025-03-03 09:00:00+00', '2025-03-03 09:00:03+00', '2025-03-03 09:00:03+00'),
     ('$W3', '$C1', '$P2', 'LINK', 'COMPLETED', 'LINKED', NULL, 1, 'search-3',
-     '2025-03-04 10:00:00+00', '2025-03-04 10:50:00+00', '2025-03-04 10:50:00+00', 'delivered', 2, '2025-03-04 10:50:00+00', NULL),
+     '2025-03-04 10:00:00+00', '2025-03-04 10:50:00+00', '2025-03-04 10:50:00+00'),
     ('$W4', '$C1', '$P3', 'LINK', 'FAILED', NULL, 'index_rejected', 1, NULL,
-     '2025-03-05 08:00:00+00', '2025-03-05 08:00:31+00', '2025-03-05 08:00:31+00', 'delivered', 1, '2025-03-05 08:00:32+00', NULL),
+     '2025-03-05 08:00:00+00', '2025-03-05 08:00:31+00', '2025-03-05 08:00:31+00'),
     ('$W5', '$C2', '$P4', 'LINK', 'LINKED', 'LINKED', NULL, 1, NULL,
-     '2025-03-06 12:00:00+00', '2025-03-06 12:00:02+00', NULL, 'pending', 2, '2025-03-06 12:01:03+00', 'connection refused'),
+     '2025-03-06 12:00:00+00', '2025-03-06 12:00:02+00', NULL),
     ('$W6', '$C1', '$P5', 'LINK', 'COMPLETED', 'NO_RESULTS', NULL, 2, NULL,
-     '2025-03-07 09:00:00+00', '2025-03-07 11:00:03+00', '2025-03-07 11:00:03+00', 'delivered', 1, '2025-03-07 11:00:03+00', NULL),
+     '2025-03-07 09:00:00+00', '2025-03-07 11:00:03+00', '2025-03-07 11:00:03+00'),
     ('$W2', '$C1', '$P1', 'DELINK', 'COMPLETED', 'DE_LINKED', NULL, 1, NULL,
-     '2025-03-10 14:00:00+00', '2025-03-10 14:00:05+00', '2025-03-10 14:00:05+00', 'delivered', 1, '2025-03-10 14:00:05+00', NULL);
+     '2025-03-10 14:00:00+00', '2025-03-10 14:00:05+00', '2025-03-10 14:00:05+00');
 
 -- The demographics, sealed; nothing of this may reach an auditor.
 INSERT INTO request_payloads (workflow_id, key_id, sealed, created_at)
@@ -146,6 +146,16 @@ INSERT INTO webhook_deliveries (workflow_id, customer_id, event_id, attempt, att
     ('$W6', '$C1', 'msg_w6a', 1, '2025-03-07 09:00:12+00', 'hooks.clinic-one.example', 200, NULL, 41, true),
     ('$W6', '$C1', 'msg_w6b', 1, '2025-03-07 11:00:03+00', 'hooks.clinic-one.example', 200, NULL, 39, true),
     ('$W2', '$C1', 'msg_w2', 1, '2025-03-10 14:00:05+00', 'hooks.clinic-one.example', 200, NULL, 44, true);
+
+INSERT INTO events (id, type, customer_id, workflow_id, patient_id, sequence, created_at, body,
+                    delivery_status, attempts, last_attempt_at, last_status_code, last_error, delivered_at) VALUES
+    ('msg_w1', 'link.completed', '$C1', '$W1', '$P1', 1, '2025-03-03 09:00:02+00', '{}', 'delivered', 1, '2025-03-03 09:00:03+00', 200, NULL, '2025-03-03 09:00:03+00'),
+    ('msg_w3', 'link.completed', '$C1', '$W3', '$P2', 1, '2025-03-04 10:45:00+00', '{}', 'delivered', 2, '2025-03-04 10:50:00+00', 200, NULL, '2025-03-04 10:50:00+00'),
+    ('msg_w4', 'link.completed', '$C1', '$W4', '$P3', 1, '2025-03-05 08:00:31+00', '{}', 'delivered', 1, '2025-03-05 08:00:32+00', 200, NULL, '2025-03-05 08:00:32+00'),
+    ('msg_w5', 'link.completed', '$C2', '$W5', '$P4', 1, '2025-03-06 12:00:02+00', '{}', 'pending', 2, '2025-03-06 12:01:03+00', NULL, 'connection refused', NULL),
+    ('msg_w6a', 'link.completed', '$C1', '$W6', '$P5', 1, '2025-03-07 09:00:11+00', '{}', 'delivered', 1, '2025-03-07 09:00:12+00', 200, NULL, '2025-03-07 09:00:12+00'),
+    ('msg_w6b', 'link.completed', '$C1', '$W6', '$P5', 2, '2025-03-07 11:00:02+00', '{}', 'delivered', 1, '2025-03-07 11:00:03+00', 200, NULL, '2025-03-07 11:00:03+00'),
+    ('msg_w2', 'delink.completed', '$C1', '$W2', '$P1', 2, '2025-03-10 14:00:02+00', '{}', 'delivered', 1, '2025-03-10 14:00:05+00', 200, NULL, '2025-03-10 14:00:05+00');
 
 INSERT INTO reconciliation_reports (created_at, pending_total, by_state_age, oldest) VALUES
     ('2025-03-06 12:30:00+00', 1,

@@ -386,7 +386,7 @@ func TestAuditViewsNoDemographics(t *testing.T) {
 	objects, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{
-		"linkage_history:v", "workflow_timeline:v", "webhook_deliveries:v", "reconciliation_reports:v", "mapping_as_of:f",
+		"linkage_history:v", "workflow_timeline:v", "webhook_deliveries:v", "reconciliation_reports:v", "events:v", "actions:v", "mapping_as_of:f",
 	}, objects)
 }
 

@@ -108,9 +108,10 @@ func (s *Store) JobsByQueueState(ctx context.Context) (map[[2]string]int, error)
 	return out, nil
 }
 
-// LiveJobIDsTx are the ids of a workflow's jobs that may still run.
-func (s *Store) LiveJobIDsTx(ctx context.Context, tx pgx.Tx, workflowID uuid.UUID) ([]int64, error) {
-	return s.q.RiverJobIDsLiveForWorkflow(ctx, tx, workflowID.String())
+// LiveJobIDsTx are the ids of a workflow's jobs of one kind that may
+// still run.
+func (s *Store) LiveJobIDsTx(ctx context.Context, tx pgx.Tx, workflowID uuid.UUID, kind string) ([]int64, error) {
+	return s.q.RiverJobIDsLiveForWorkflow(ctx, tx, dbsqlc.RiverJobIDsLiveForWorkflowParams{WorkflowID: workflowID.String(), Kind: kind})
 }
 
 // interpretError maps driver errors onto the domain's.

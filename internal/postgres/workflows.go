@@ -21,6 +21,7 @@ type Transition struct {
 	SearchID string     // the async search now awaited (REQUESTED)
 	Attempt  int        // the processing attempt, for the history event
 	Retry    bool       // an operator's retry: count a new workflow attempt
+	Actor    string     // who, when a person made the move
 }
 
 // TransitionTx moves workflow wf to t.To inside tx, only from a state the
@@ -48,6 +49,7 @@ func (s *Store) TransitionTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, t
 		AttemptIncrement: increment,
 		FromStates:       states,
 		EventAttempt:     int32(max(t.Attempt, 1)),
+		Actor:            nullString(t.Actor),
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		current, _ := s.q.WorkflowStatusGet(ctx, tx, wf.ID)
@@ -61,8 +63,7 @@ func (s *Store) TransitionTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, t
 		ID: row.ID, CustomerID: row.CustomerID, PatientID: row.PatientID, RequestType: row.RequestType,
 		Status: row.Status, Outcome: row.Outcome, Reason: row.Reason, WebhookURL: row.WebhookURL,
 		Attempt: row.Attempt, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, EndedAt: row.EndedAt,
-		SearchID: row.SearchID, NotifyStatus: row.NotifyStatus, NotifyAttempts: row.NotifyAttempts,
-		NotifyLastAt: row.NotifyLastAt, NotifyLastError: row.NotifyLastError,
+		SearchID: row.SearchID, ReconcileCount: row.ReconcileCount,
 	}), nil
 }
 
@@ -90,7 +91,17 @@ func (s *Store) LockWorkflowTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (li
 
 // Workflow loads a workflow by id.
 func (s *Store) Workflow(ctx context.Context, id uuid.UUID) (link.Workflow, error) {
-	row, err := s.q.WorkflowGetByID(ctx, s.pool, id)
+	return s.workflow(ctx, s.pool, id)
+}
+
+// WorkflowTx is Workflow read in tx: a read inside a transaction never
+// waits for a second connection of the pool.
+func (s *Store) WorkflowTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (link.Workflow, error) {
+	return s.workflow(ctx, tx, id)
+}
+
+func (s *Store) workflow(ctx context.Context, db dbsqlc.DBTX, id uuid.UUID) (link.Workflow, error) {
+	row, err := s.q.WorkflowGetByID(ctx, db, id)
 	if err != nil {
 		return link.Workflow{}, interpretError(err)
 	}
@@ -106,15 +117,24 @@ func (s *Store) WorkflowBySearchID(ctx context.Context, searchID string) (link.W
 	return workflowFromRow(row), nil
 }
 
-// WorkflowForStatus loads a workflow owned by customerID and whether that
-// customer is active, in one indexed read: the status route's whole cost.
+// WorkflowForStatus loads a workflow owned by customerID with the delivery
+// of its latest event, and whether that customer is active, in one indexed
+// read: the status route's whole cost.
 // Another customer's workflow is link.ErrNotFound, like a missing one.
 func (s *Store) WorkflowForStatus(ctx context.Context, customerID, id uuid.UUID) (wf link.Workflow, customerActive bool, err error) {
 	row, err := s.q.WorkflowGetWithCustomerStatus(ctx, s.pool, dbsqlc.WorkflowGetWithCustomerStatusParams{ID: id, CustomerID: customerID})
 	if err != nil {
 		return link.Workflow{}, false, interpretError(err)
 	}
-	return workflowFromRow(row.Workflow), row.CustomerStatus == "active", nil
+	wf = workflowFromRow(row.Workflow)
+	wf.Notification = link.Notification{EventID: row.EventID, Status: row.DeliveryStatus, Attempts: int(row.EventAttempts)}
+	if row.EventLastAttemptAt != nil {
+		wf.Notification.LastAttemptAt = *row.EventLastAttemptAt
+	}
+	if row.EventLastError != nil {
+		wf.Notification.LastError = *row.EventLastError
+	}
+	return wf, row.CustomerStatus == "active", nil
 }
 
 // StuckWorkflowsTx lists, and locks until tx ends, up to max pending
@@ -163,15 +183,5 @@ func workflowFromRow(r dbsqlc.Workflow) link.Workflow {
 		w.WebhookURL = *r.WebhookURL
 	}
 	w.Reconciled = int(r.ReconcileCount)
-	w.Notification.Attempts = int(r.NotifyAttempts)
-	if r.NotifyStatus != nil {
-		w.Notification.Status = *r.NotifyStatus
-	}
-	if r.NotifyLastAt != nil {
-		w.Notification.LastAttemptAt = *r.NotifyLastAt
-	}
-	if r.NotifyLastError != nil {
-		w.Notification.LastError = *r.NotifyLastError
-	}
 	return w
 }

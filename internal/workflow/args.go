@@ -1,9 +1,6 @@
 package workflow
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -48,25 +45,20 @@ func processArgsOf(wf link.Workflow) ProcessArgs {
 	return ProcessArgs{WorkflowID: wf.ID, CustomerID: wf.CustomerID, RequestType: wf.RequestType}
 }
 
-// DeliverArgs asks a worker to tell the customer a workflow's outcome.
-// EventID is the Standard Webhooks message id: the same on every retry, so
-// receivers can de-duplicate.
+// DeliverArgs points a worker at an event to deliver. The event, not the
+// job, holds the delivery's state: a job that finds its event delivered,
+// given up or not yet due sends nothing, so jobs need not be unique, and a
+// redelivery simply adds one.
 type DeliverArgs struct {
-	WorkflowID uuid.UUID `json:"workflow_id" river:"unique"`
-	EventID    string    `json:"event_id" river:"unique"`
+	WorkflowID uuid.UUID `json:"workflow_id"`
+	EventID    string    `json:"event_id"`
 }
 
 // Kind is the job's name in river_job.
 func (DeliverArgs) Kind() string { return "webhook.deliver" }
 
 // InsertOpts puts deliveries on their own queue. Attempts are counted by
-// the retry schedule, not River's default.
+// the event's retry schedule, not River's default.
 func (DeliverArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueWebhook, MaxAttempts: 100, UniqueOpts: uniquePerWorkflow}
-}
-
-// EventID names the notification of a workflow's outcome: one per workflow
-// attempt, so an operator's retry is a new event.
-func EventID(workflowID uuid.UUID, attempt int) string {
-	return fmt.Sprintf("msg_%s_%d", strings.ReplaceAll(workflowID.String(), "-", ""), attempt)
+	return river.InsertOpts{Queue: QueueWebhook, MaxAttempts: 100}
 }

@@ -2,7 +2,7 @@ package workflow
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -18,47 +18,137 @@ import (
 	"github.com/patientlink/patientlink/internal/webhook"
 )
 
-// ErrNothingToRedeliver says a workflow has no outcome to tell.
-var ErrNothingToRedeliver = errors.New("nothing to redeliver")
+// Errors of notification use cases.
+var (
+	ErrNothingToRedeliver = errors.New("nothing to redeliver")
+	ErrNoWebhook          = errors.New("the customer has no webhook URL")
+)
 
-// Event is the webhook body. It names ids and states only: never
-// demographics.
-type Event struct {
-	Type      string    `json:"type"`
-	Timestamp time.Time `json:"timestamp"`
-	Data      EventData `json:"data"`
-}
+// Event types.
+const (
+	EventLinkCompleted   = "link.completed"
+	EventDelinkCompleted = "delink.completed"
+)
 
-// EventData describes the workflow the event is about.
+// EventData is the body's "data": ids and states only, never demographics.
+// The store adds "sequence", the patient's event number.
 type EventData struct {
-	WorkflowID  uuid.UUID        `json:"workflow-id"`
-	PatientID   uuid.UUID        `json:"patient-id"`
-	RequestType link.RequestType `json:"request-type"`
-	Outcome     *link.State      `json:"outcome"`
-	Status      link.State       `json:"status"`
+	WorkflowID        uuid.UUID        `json:"workflow-id"`
+	PatientID         uuid.UUID        `json:"patient-id"`
+	RequestType       link.RequestType `json:"request-type"`
+	Outcome           *link.State      `json:"outcome"`
+	Status            link.State       `json:"status"`
+	InternalPatientID string           `json:"internal-patient-id,omitempty"` // a LINKED outcome's
+	Reason            string           `json:"reason,omitempty"`              // a FAILED workflow's
 }
 
 // DeliverTimeout leaves a delivery job room for the HTTP timeout and the
 // bookkeeping around it.
 const DeliverTimeout = 2 * time.Minute
 
-// Deliver works one webhook.deliver job: one signed attempt, logged; a 2xx
-// completes the workflow in the transaction that completes the job. The
-// next attempt is scheduled by snoozing, so the Standard Webhooks schedule
-// (and Retry-After) decide the spacing.
+// lease is how long a claimed attempt keeps other jobs from sending the
+// event: the send and its recording. If the recording is lost (a crash, the
+// database down), the event is tried again once the lease ends.
+func (s *Service) lease() time.Duration {
+	if s.d.Webhook.Timeout <= 0 {
+		return DeliverTimeout
+	}
+	return s.d.Webhook.Timeout + 15*time.Second
+}
+
+// AttemptFailedError is a delivery attempt that failed and will be tried
+// again at Next: the worker reports it to River, so the job's errors show
+// why, and retries the job then.
+type AttemptFailedError struct {
+	EventID string
+	Attempt int
+	Next    time.Time
+	Detail  string
+}
+
+func (e *AttemptFailedError) Error() string {
+	return fmt.Sprintf("event %s: attempt %d failed (%s); next attempt at %s", e.EventID, e.Attempt, e.Detail, e.Next.UTC().Format(time.RFC3339))
+}
+
+func newEventID() (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", err
+	}
+	return "msg_" + hex.EncodeToString(id[:]), nil
+}
+
+// notifyTx records the event that tells the customer wf's outcome or
+// failure, in tx, and queues its delivery. A customer without a webhook URL
+// reads it in the feed: an outcome is then COMPLETED at once.
+func (s *Service) notifyTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, internalPatientID string) (link.Workflow, error) {
+	typ := EventLinkCompleted
+	if wf.RequestType == link.RequestDelink {
+		typ = EventDelinkCompleted
+	}
+	data := EventData{WorkflowID: wf.ID, PatientID: wf.PatientID, RequestType: wf.RequestType, Status: wf.Status}
+	if wf.Status.IsOutcome() {
+		o := wf.Status
+		data.Outcome, data.Status = &o, link.StateCompleted // what delivery makes it
+		if o == link.StateLinked {
+			data.InternalPatientID = internalPatientID
+		}
+	}
+	if wf.Status == link.StateFailed {
+		data.Reason = wf.Reason
+	}
+	id, err := newEventID()
+	if err != nil {
+		return wf, err
+	}
+	ev, err := s.d.Store.CreateEventTx(ctx, tx, postgres.NewEvent{ID: id, Type: typ, Workflow: wf, Data: data})
+	if err != nil {
+		return wf, err
+	}
+	if ev.Delivery.Status == link.NotifyPending {
+		return wf, s.queueDeliveryTx(ctx, tx, ev)
+	}
+	if wf.Status.IsOutcome() {
+		return s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateCompleted, Attempt: wf.Attempt})
+	}
+	return wf, nil
+}
+
+// queueDeliveryTx inserts a delivery job for ev, in tx. A second live job
+// for one event (a redelivery while the first waits) is harmless: each
+// attempt is claimed on the event first.
+func (s *Service) queueDeliveryTx(ctx context.Context, tx pgx.Tx, ev link.Event) error {
+	if _, err := s.river.InsertTx(ctx, tx, DeliverArgs{WorkflowID: ev.WorkflowID, EventID: ev.ID}, nil); err != nil {
+		return fmt.Errorf("error enqueueing delivery: %w", err)
+	}
+	return nil
+}
+
+// Deliver works one webhook.deliver job: one signed attempt at the event's
+// frozen body, if one is due. The event says whether it is: a job that runs
+// when its event is delivered, given up or not yet due sends nothing (it
+// waits until due), so River UI actions cannot skip the schedule or resend.
+// A 2xx for an outcome's event completes the workflow in the transaction
+// that records the attempt.
 func (s *Service) Deliver(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	log := s.d.Logger.With("workflow_id", job.Args.WorkflowID, "job_id", job.ID, "event_id", job.Args.EventID)
-	wf, err := s.d.Store.Workflow(ctx, job.Args.WorkflowID)
-	if errors.Is(err, link.ErrNotFound) {
+	ev, err := s.d.Store.ClaimAttempt(ctx, job.Args.EventID, s.lease())
+	switch {
+	case errors.Is(err, link.ErrNotFound):
 		return nil
+	case errors.Is(err, postgres.ErrNotDue):
+		if ev.Delivery.Status == link.NotifyPending {
+			return river.JobSnooze(max(time.Until(ev.NextAttemptAt), 0))
+		}
+		return nil // delivered, given up, or nowhere to go
+	case err != nil:
+		return err
 	}
+	wf, err := s.d.Store.Workflow(ctx, ev.WorkflowID)
 	if err != nil {
 		return err
 	}
-	if wf.Notification.Status == link.NotifyDelivered || (!wf.Status.IsOutcome() && wf.Status != link.StateFailed) {
-		return nil // delivered already, or nothing to tell yet
-	}
-	customer, err := s.d.Store.Customer(ctx, wf.CustomerID)
+	customer, err := s.d.Store.Customer(ctx, ev.CustomerID)
 	if err != nil {
 		return err
 	}
@@ -66,60 +156,54 @@ func (s *Service) Deliver(ctx context.Context, job *river.Job[DeliverArgs]) erro
 	if target == "" {
 		target = customer.WebhookURL
 	}
-	body, err := json.Marshal(eventFor(wf, job.CreatedAt))
-	if err != nil {
-		return err
+	if target == "" { // the customer removed its URL: the feed has the event
+		return s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
+			_, err := s.d.Store.SetDeliveryTx(ctx, tx, ev.ID, link.NotifyNone)
+			return err
+		})
 	}
-	res := s.d.Sender.Send(ctx, webhook.Delivery{URL: target, MsgID: job.Args.EventID, Body: body, Secrets: customer.SigningSecrets(s.d.Now())})
-	attempt := wf.Notification.Attempts + 1
+	res := s.d.Sender.Send(ctx, webhook.Delivery{URL: target, MsgID: ev.ID, Body: ev.Body, Secrets: customer.SigningSecrets(s.d.Now())})
+	attempt := ev.Delivery.Attempts
 	log = log.With("attempt", attempt, "status_code", res.StatusCode)
 
 	a := postgres.DeliveryAttempt{
-		EventID: job.Args.EventID, Attempt: attempt, TargetHost: hostOf(target), StatusCode: res.StatusCode,
-		LatencyMS: int(res.Latency.Milliseconds()), Delivered: res.Delivered(), NotifyStatus: link.NotifyPending,
+		EventID: ev.ID, Attempt: attempt, TargetHost: hostOf(target), StatusCode: res.StatusCode,
+		LatencyMS: int(res.Latency.Milliseconds()), Delivered: res.Delivered(), Status: link.NotifyPending,
 	}
 	if res.Err != nil {
 		a.Error = res.Err.Error()
 	} else if !res.Delivered() {
 		a.Error = fmt.Sprintf("HTTP %d", res.StatusCode)
 	}
-	var delay time.Duration
-	more := false
 	result := "delivered"
 	switch {
 	case res.Delivered():
-		a.NotifyStatus = link.NotifyDelivered
+		a.Status = link.NotifyDelivered
 	case res.Retryable():
 		result = "retry"
-		delay, more = webhook.Backoff(s.d.Webhook.Schedule, attempt+1, res.RetryAfter, rand.Float64)
-		if !more {
-			a.NotifyStatus, result = link.NotifyFailed, "failed"
+		delay, more := webhook.Backoff(s.d.Webhook.Schedule, attempt+1, res.RetryAfter, rand.Float64)
+		if more {
+			a.NextAttemptAt = s.d.Now().Add(delay)
+		} else {
+			a.Status, result = link.NotifyFailed, "failed"
 		}
 	case res.Gone():
-		a.NotifyStatus, result = link.NotifyFailed, "gone"
+		a.Status, result = link.NotifyFailed, "gone"
 	default: // a refused address, an invalid URL: retrying cannot help
-		a.NotifyStatus, result = link.NotifyFailed, "refused"
+		a.Status, result = link.NotifyFailed, "refused"
 	}
 	s.d.Metrics.WebhookAttempt(result)
 
 	err = s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
-		if err := s.d.Store.RecordDeliveryTx(ctx, tx, wf, a); err != nil {
+		if err := s.d.Store.RecordAttemptTx(ctx, tx, a); err != nil {
 			return err
 		}
-		switch a.NotifyStatus {
-		case link.NotifyPending:
-			return nil // the job snoozes below
-		case link.NotifyDelivered:
-			if wf.Status.IsOutcome() {
-				if _, err := s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateCompleted, Attempt: attempt}); err != nil {
-					return ignoreRace(err)
-				}
-			}
-		case link.NotifyFailed:
-			if wf.Status.IsOutcome() {
-				if _, err := s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateFailed, Reason: string(link.ReasonWebhookUndeliverable), Attempt: attempt}); err != nil {
-					return ignoreRace(err)
-				}
+		if a.Status == link.NotifyPending {
+			return nil // the job is retried below
+		}
+		if a.Status == link.NotifyDelivered && wf.Status.IsOutcome() {
+			if err := s.completeOutcomeTx(ctx, tx, wf, ev); err != nil {
+				return err
 			}
 		}
 		return completeJob(job).run(ctx, tx)
@@ -127,38 +211,30 @@ func (s *Service) Deliver(ctx context.Context, job *river.Job[DeliverArgs]) erro
 	if err != nil {
 		return err
 	}
-	switch a.NotifyStatus {
+	switch a.Status {
 	case link.NotifyDelivered:
 		log.Info("webhook delivered", "latency", res.Latency)
 		return nil
 	case link.NotifyFailed:
+		// The outcome stands: the status API shows notification failed, the
+		// feed still has the event, and a redelivery can send it again.
 		log.Warn("webhook undeliverable; giving up", "error", a.Error)
 		return nil
 	}
-	log.Info("webhook attempt failed; will retry", "error", a.Error, "retry_in", delay)
-	return river.JobSnooze(delay)
+	log.Info("webhook attempt failed; will retry", "error", a.Error, "next_attempt_at", a.NextAttemptAt)
+	return &AttemptFailedError{EventID: ev.ID, Attempt: attempt, Next: a.NextAttemptAt, Detail: a.Error}
 }
 
-// eventFor describes wf to its customer. at is when the outcome was
-// recorded (the job's creation, in the same transaction), so the body is
-// the same on every retry.
-func eventFor(wf link.Workflow, at time.Time) Event {
-	typ := "link.completed"
-	if wf.RequestType == link.RequestDelink {
-		typ = "delink.completed"
+// completeOutcomeTx moves wf from its outcome to COMPLETED when ev, now
+// delivered, is the workflow's latest event (an older event redelivered
+// completes nothing).
+func (s *Service) completeOutcomeTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, ev link.Event) error {
+	latest, err := s.d.Store.LatestEventTx(ctx, tx, wf.ID)
+	if err != nil || latest.ID != ev.ID {
+		return err
 	}
-	status := wf.Status
-	if wf.Status.IsOutcome() {
-		status = link.StateCompleted // what delivery makes it
-	}
-	e := Event{Type: typ, Timestamp: at.UTC(), Data: EventData{
-		WorkflowID: wf.ID, PatientID: wf.PatientID, RequestType: wf.RequestType, Status: status,
-	}}
-	if wf.Outcome != "" {
-		o := wf.Outcome
-		e.Data.Outcome = &o
-	}
-	return e
+	_, err = s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateCompleted, Attempt: wf.Attempt})
+	return ignoreRace(err)
 }
 
 func hostOf(raw string) string {
@@ -169,49 +245,67 @@ func hostOf(raw string) string {
 	return u.Host
 }
 
-// Redeliver puts a workflow's notification back to work: a FAILED workflow
-// whose webhook was undeliverable returns to its outcome, or a delivered
-// one is sent again. The job is unique per workflow and event, so asking
-// twice queues one delivery.
-func (s *Service) Redeliver(ctx context.Context, id uuid.UUID) (link.Workflow, error) {
-	var out link.Workflow
+// Redeliver sends an event again — delivered or not, the same id and the
+// same body — and records who asked. With customerID set it is the
+// customer's own request: another customer's event is link.ErrNotFound.
+// Asking twice while a delivery is due sends at most once more per ask.
+func (s *Service) Redeliver(ctx context.Context, eventID string, customerID uuid.UUID, actor, reason string) (link.Event, error) {
+	var out link.Event
 	err := s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
-		wf, err := s.d.Store.LockWorkflowTx(ctx, tx, id)
+		ev, err := s.d.Store.LockEventTx(ctx, tx, eventID)
 		if err != nil {
 			return err
 		}
-		if wf.Outcome == "" || (wf.Status == link.StateFailed && link.ReasonOf(wf.Reason) != link.ReasonWebhookUndeliverable) {
-			return fmt.Errorf("workflow %s has no outcome to redeliver (status %s): %w", id, wf.Status, ErrNothingToRedeliver)
+		if customerID != uuid.Nil && ev.CustomerID != customerID {
+			return link.ErrNotFound
 		}
-		if wf.Status == link.StateFailed {
-			if wf, err = s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: wf.Outcome, Reason: string(link.ReasonOperatorRedeliver), Attempt: wf.Attempt}); err != nil {
-				return err
-			}
-		}
-		if err := s.renotifyTx(ctx, tx, wf); err != nil {
+		target, err := s.targetOfTx(ctx, tx, ev)
+		if err != nil {
 			return err
 		}
-		out = wf
-		return nil
+		if target == "" {
+			return fmt.Errorf("event %s: %w", ev.ID, ErrNoWebhook)
+		}
+		if out, err = s.d.Store.SetDeliveryTx(ctx, tx, ev.ID, link.NotifyPending); err != nil {
+			return err
+		}
+		if err := s.d.Store.RecordActionTx(ctx, tx, postgres.Action{
+			Actor: actor, Action: "redeliver", CustomerID: ev.CustomerID, WorkflowID: ev.WorkflowID, EventID: ev.ID, Reason: reason,
+			Detail: map[string]any{"previous_delivery": ev.Delivery.Status},
+		}); err != nil {
+			return err
+		}
+		return s.queueDeliveryTx(ctx, tx, out)
 	})
 	return out, err
 }
 
-// queueNotificationTx inserts the delivery of wf's current event, in tx.
-// The job is unique per workflow and event, so queueing twice is one
-// delivery.
-func (s *Service) queueNotificationTx(ctx context.Context, tx pgx.Tx, wf link.Workflow) error {
-	if _, err := s.river.InsertTx(ctx, tx, DeliverArgs{WorkflowID: wf.ID, EventID: EventID(wf.ID, wf.Attempt)}, nil); err != nil {
-		return fmt.Errorf("error enqueueing notification: %w", err)
+// RedeliverWorkflow redelivers a workflow's latest event (the operator's
+// `webhooks redeliver WORKFLOW-ID`).
+func (s *Service) RedeliverWorkflow(ctx context.Context, workflowID uuid.UUID, actor, reason string) (link.Event, error) {
+	ev, err := s.d.Store.LatestEvent(ctx, workflowID)
+	if errors.Is(err, link.ErrNotFound) {
+		if _, err := s.d.Store.Workflow(ctx, workflowID); err != nil {
+			return link.Event{}, err
+		}
+		return link.Event{}, fmt.Errorf("workflow %s has no event yet: %w", workflowID, ErrNothingToRedeliver)
 	}
-	return nil
+	if err != nil {
+		return link.Event{}, err
+	}
+	return s.Redeliver(ctx, ev.ID, uuid.Nil, actor, reason)
 }
 
-// renotifyTx starts a fresh notification of wf (after FAILED, or an
-// operator's redelivery) and queues it, in tx.
-func (s *Service) renotifyTx(ctx context.Context, tx pgx.Tx, wf link.Workflow) error {
-	if err := s.d.Store.ResetNotificationTx(ctx, tx, wf); err != nil {
-		return err
+// targetOfTx is where ev goes now: its workflow's own URL, else its
+// customer's; empty when there is none.
+func (s *Service) targetOfTx(ctx context.Context, tx pgx.Tx, ev link.Event) (string, error) {
+	wf, err := s.d.Store.WorkflowTx(ctx, tx, ev.WorkflowID)
+	if err != nil {
+		return "", err
 	}
-	return s.queueNotificationTx(ctx, tx, wf)
+	if wf.WebhookURL != "" {
+		return wf.WebhookURL, nil
+	}
+	c, err := s.d.Store.CustomerTx(ctx, tx, ev.CustomerID)
+	return c.WebhookURL, err
 }

@@ -149,6 +149,7 @@ func (s *Service) recordResults(ctx context.Context, wf link.Workflow, results [
 		if locked.Status != link.StateInProgress && locked.Status != link.StateRequested {
 			return done.run(ctx, tx)
 		}
+		internalID := ""
 		if outcome == link.StateLinked {
 			linked, err := s.d.Store.LinkPatientTx(ctx, tx, locked, best)
 			if err != nil {
@@ -156,9 +157,11 @@ func (s *Service) recordResults(ctx context.Context, wf link.Workflow, results [
 			}
 			if !linked {
 				outcome = link.StateConflict
+			} else {
+				internalID = best.ID
 			}
 		}
-		return s.recordOutcomeTx(ctx, tx, locked, outcome, attempt, done)
+		return s.recordOutcomeTx(ctx, tx, locked, outcome, internalID, attempt, done)
 	})
 }
 
@@ -178,7 +181,7 @@ func (s *Service) recordDelink(ctx context.Context, wf link.Workflow, job *river
 		if !found {
 			return errNotLinked
 		}
-		return s.recordOutcomeTx(ctx, tx, locked, link.StateDeLinked, job.Attempt, completeJob(job))
+		return s.recordOutcomeTx(ctx, tx, locked, link.StateDeLinked, "", job.Attempt, completeJob(job))
 	})
 	if errors.Is(err, errNotLinked) {
 		return s.fail(ctx, wf, job, string(link.ReasonNotLinked))
@@ -188,14 +191,14 @@ func (s *Service) recordDelink(ctx context.Context, wf link.Workflow, job *river
 
 var errNotLinked = errors.New("no LINKED mapping to de-link")
 
-// recordOutcomeTx moves the workflow to its outcome and queues the
-// notification, inside tx.
-func (s *Service) recordOutcomeTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, outcome link.State, attempt int, done finish) error {
+// recordOutcomeTx moves the workflow to its outcome and records the event
+// that tells the customer, inside tx.
+func (s *Service) recordOutcomeTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, outcome link.State, internalID string, attempt int, done finish) error {
 	wf, err := s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: outcome, Outcome: outcome, Attempt: attempt})
 	if err != nil {
 		return err
 	}
-	if err := s.queueNotificationTx(ctx, tx, wf); err != nil {
+	if _, err := s.notifyTx(ctx, tx, wf, internalID); err != nil {
 		return err
 	}
 	if err := done.run(ctx, tx); err != nil {
@@ -205,8 +208,8 @@ func (s *Service) recordOutcomeTx(ctx context.Context, tx pgx.Tx, wf link.Workfl
 	return nil
 }
 
-// fail moves the workflow to FAILED with reason, queues the customer's
-// notification of the failure and completes the job, in one transaction.
+// fail moves the workflow to FAILED with reason, records the event that
+// tells the customer and completes the job, in one transaction.
 func (s *Service) fail(ctx context.Context, wf link.Workflow, job *river.Job[ProcessArgs], reason string) error {
 	s.d.Logger.Warn("workflow failed", "workflow_id", wf.ID, "job_id", job.ID, "attempt", job.Attempt, "reason", reason)
 	return s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
@@ -214,7 +217,7 @@ func (s *Service) fail(ctx context.Context, wf link.Workflow, job *river.Job[Pro
 		if err != nil {
 			return ignoreRace(err)
 		}
-		if err := s.renotifyTx(ctx, tx, failed); err != nil {
+		if _, err := s.notifyTx(ctx, tx, failed, ""); err != nil {
 			return err
 		}
 		return completeJob(job).run(ctx, tx)

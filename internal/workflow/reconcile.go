@@ -16,26 +16,27 @@ const reconcileBatch = 500
 // ReconcileResult counts what a pass did.
 type ReconcileResult struct {
 	Requeued, Failed int
+	Redelivered      int // events whose delivery job was lost
 }
 
-// Reconcile finds workflows whose work was lost (a job deleted, a process
-// killed before it enqueued) and puts them back to work, a batch per
-// transaction. Each gets the job it needs (link.process, or webhook.deliver
-// when only the notification is missing), unique per workflow, and a
-// reconcile attempt in its history; past the limit it becomes FAILED with
-// reason reconcile_limit.
+// Reconcile finds work that was lost (a job deleted, a process killed
+// before it enqueued) and puts it back, a batch per transaction: a workflow
+// being processed gets its link.process job again, with a reconcile attempt
+// in its history, and past the limit becomes FAILED with reason
+// reconcile_limit; an event whose delivery job vanished gets a new one.
+// Jobs are unique per workflow and per event, so a pass racing a retry
+// cannot double the work.
 func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	cfg := s.d.Maintenance
 	var total ReconcileResult
-	for {
+	for more := true; more; {
 		var batch ReconcileResult
-		n := 0
 		err := s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
 			stuck, err := s.d.Store.StuckWorkflowsTx(ctx, tx, cfg.ReconcileAfter, reconcileBatch)
 			if err != nil {
 				return err
 			}
-			n = len(stuck)
+			more = len(stuck) == reconcileBatch
 			for _, wf := range stuck {
 				failed, err := s.reconcileTx(ctx, tx, wf)
 				if err != nil {
@@ -54,12 +55,31 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		}
 		total.Requeued += batch.Requeued
 		total.Failed += batch.Failed
-		if n < reconcileBatch {
-			break
-		}
 	}
-	if total.Requeued+total.Failed > 0 {
-		s.d.Logger.Warn("reconciliation put lost work back", "requeued", total.Requeued, "failed", total.Failed)
+	for more := true; more; {
+		n := 0
+		err := s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
+			stuck, err := s.d.Store.StuckEventsTx(ctx, tx, cfg.ReconcileAfter, reconcileBatch)
+			if err != nil {
+				return err
+			}
+			more = len(stuck) == reconcileBatch
+			for _, ev := range stuck {
+				s.d.Logger.Info("event delivery put back to work", "event_id", ev.ID, "workflow_id", ev.WorkflowID)
+				if err := s.queueDeliveryTx(ctx, tx, ev); err != nil {
+					return fmt.Errorf("event %s: %w", ev.ID, err)
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total.Redelivered += n
+	}
+	if total.Requeued+total.Failed+total.Redelivered > 0 {
+		s.d.Logger.Warn("reconciliation put lost work back", "requeued", total.Requeued, "failed", total.Failed, "redelivered", total.Redelivered)
 	}
 	return total, nil
 }
@@ -71,16 +91,14 @@ func (s *Service) reconcileTx(ctx context.Context, tx pgx.Tx, wf link.Workflow) 
 		if err != nil {
 			return false, err
 		}
-		return true, s.renotifyTx(ctx, tx, failedWF)
+		_, err = s.notifyTx(ctx, tx, failedWF, "")
+		return true, err
 	}
 	count, err := s.d.Store.MarkReconciledTx(ctx, tx, wf)
 	if err != nil {
 		return false, err
 	}
 	s.d.Logger.Info("workflow put back to work", "workflow_id", wf.ID, "status", wf.Status, "reconcile_attempt", count)
-	if wf.Status.IsOutcome() {
-		return false, s.queueNotificationTx(ctx, tx, wf)
-	}
 	_, err = s.river.InsertTx(ctx, tx, processArgsOf(wf), nil)
 	return false, err
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patientlink/patientlink/internal/link"
@@ -52,30 +53,45 @@ func TestReconcileRecoversLostWork(t *testing.T) {
 	require.Zero(t, count(t, b.pool, "SELECT count(*) FROM workflow_events WHERE workflow_id = $1 AND reason = 'reconcile'", fresh))
 }
 
-// An outcome whose notification job was lost gets a delivery, not a second
-// processing.
-func TestReconcileRequeuesNotification(t *testing.T) {
+// An outcome whose event's delivery job was lost gets a delivery, not a
+// second processing.
+func TestReconcileRequeuesDelivery(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{})
 	require.NoError(t, b.client.Stop(context.Background()))
 	id := b.submit(t, link.RequestLink, uuid.New(), "Nobody Atall", "1901-01-01")
-	// Record the outcome as a worker would have, then lose the webhook job.
-	wf, err := b.store.Workflow(context.Background(), id)
+	// Record the outcome and its event as a worker would have, then lose
+	// every job.
+	ctx := context.Background()
+	wf, err := b.store.Workflow(ctx, id)
 	require.NoError(t, err)
-	wf, err = b.store.Transition(context.Background(), wf, postgres.Transition{To: link.StateInProgress})
+	wf, err = b.store.Transition(ctx, wf, postgres.Transition{To: link.StateInProgress})
 	require.NoError(t, err)
-	_, err = b.store.Transition(context.Background(), wf, postgres.Transition{To: link.StateNoResults, Outcome: link.StateNoResults})
-	require.NoError(t, err)
+	require.NoError(t, b.store.WithTx(ctx, func(tx pgx.Tx) error {
+		wf, err = b.store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateNoResults, Outcome: link.StateNoResults})
+		if err != nil {
+			return err
+		}
+		_, err = b.store.CreateEventTx(ctx, tx, postgres.NewEvent{ID: "msg_lost", Type: workflow.EventLinkCompleted, Workflow: wf, Data: map[string]any{"status": "COMPLETED"}})
+		return err
+	}))
 	b.loseWork(t, id)
-
-	_, err = b.svc.Reconcile(context.Background())
+	_, err = b.pool.Exec(ctx, "UPDATE events SET next_attempt_at = now() - interval '8 minutes' WHERE id = 'msg_lost'")
 	require.NoError(t, err)
-	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM river_job WHERE kind = 'webhook.deliver' AND args->>'workflow_id' = $1", id))
-	require.Zero(t, count(t, b.pool, "SELECT count(*) FROM river_job WHERE kind = 'link.process' AND args->>'workflow_id' = $1", id))
 
-	require.NoError(t, b.client.Start(context.Background()))
+	res, err := b.svc.Reconcile(ctx)
+	require.NoError(t, err)
+	require.Equal(t, workflow.ReconcileResult{Redelivered: 1}, res)
+	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM river_job WHERE kind = 'webhook.deliver' AND args->>'event_id' = 'msg_lost'"))
+	require.Zero(t, count(t, b.pool, "SELECT count(*) FROM river_job WHERE kind = 'link.process' AND args->>'workflow_id' = $1", id))
+	res, err = b.svc.Reconcile(ctx)
+	require.NoError(t, err)
+	require.Equal(t, workflow.ReconcileResult{}, res, "a live job is left alone")
+
+	require.NoError(t, b.client.Start(ctx))
 	require.Equal(t, link.StateCompleted, b.waitDone(t, id).Status)
 	require.Len(t, b.sink.Events(), 1)
+	require.Equal(t, "msg_lost", b.sink.Events()[0].ID)
 }
 
 // Must show: a workflow that fails every time goes FAILED after the limit,
@@ -104,7 +120,7 @@ func TestReconcileLimit(t *testing.T) {
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM workflow_events WHERE workflow_id = $1 AND to_status = 'FAILED' AND reason = 'reconcile_limit'", id))
 
 	// The operator's retry starts a new attempt with a fresh count.
-	wf, err = b.svc.Retry(context.Background(), id)
+	wf, err = b.svc.Retry(context.Background(), id, "operator:test", "")
 	require.NoError(t, err)
 	require.Equal(t, link.StateReceived, wf.Status)
 	require.Equal(t, 2, wf.Attempt)
@@ -118,13 +134,13 @@ func TestStopCancelsJobs(t *testing.T) {
 	b := setup(t, setupOpts{})
 	require.NoError(t, b.client.Stop(context.Background()))
 	id := b.submit(t, link.RequestLink, uuid.New(), "Stop Me", "1970-01-01")
-	wf, err := b.svc.Stop(context.Background(), id, "customer asked")
+	wf, err := b.svc.Stop(context.Background(), id, "operator:test", "customer asked")
 	require.NoError(t, err)
 	require.Equal(t, link.StateFailed, wf.Status)
 	require.Equal(t, "operator_stop: customer asked", wf.Reason)
 	require.Equal(t, 1, count(t, b.pool, "SELECT count(*) FROM river_job WHERE args->>'workflow_id' = $1 AND state = 'cancelled'", id))
 
-	_, err = b.svc.Stop(context.Background(), id, "again")
+	_, err = b.svc.Stop(context.Background(), id, "operator:test", "again")
 	var terr *link.TransitionError
 	require.ErrorAs(t, err, &terr, "an ended workflow cannot be stopped")
 }

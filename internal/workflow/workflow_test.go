@@ -145,6 +145,30 @@ func (b *testBundle) submit(t *testing.T, rt link.RequestType, patientID uuid.UU
 	return wf
 }
 
+// status reads a workflow as the status API does: with the delivery of
+// its latest event.
+func (b *testBundle) status(t *testing.T, id uuid.UUID) link.Workflow {
+	t.Helper()
+	wf, _, err := b.svc.Status(context.Background(), b.customer.ID, id)
+	require.NoError(t, err)
+	return wf
+}
+
+// waitSettled waits until nothing more happens to a workflow by itself: an
+// end state, or an outcome whose event's delivery gave up.
+func (b *testBundle) waitSettled(t *testing.T, id uuid.UUID) link.Workflow {
+	t.Helper()
+	var wf link.Workflow
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var err error
+		wf, _, err = b.svc.Status(context.Background(), b.customer.ID, id)
+		assert.NoError(c, err)
+		settled := wf.Status.IsEnd() || (wf.Status.IsOutcome() && wf.Notification.Status == link.NotifyFailed)
+		assert.True(c, settled, "status %s, notification %q", wf.Status, wf.Notification.Status)
+	}, 15*time.Second, 10*time.Millisecond, "workflow %s stuck", id)
+	return wf
+}
+
 // waitDone waits until the workflow reaches an end state.
 func (b *testBundle) waitDone(t *testing.T, id uuid.UUID) link.Workflow {
 	t.Helper()

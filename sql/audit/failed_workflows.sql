@@ -1,5 +1,5 @@
 -- Question: which requests failed in a period, and why? Each move to
--- FAILED with its reason (e.g. index_unavailable, webhook_undeliverable),
+-- FAILED with its reason (e.g. index_unavailable, reconcile_limit, operator_stop),
 -- the state it failed in, and the workflow's state now (an operator may
 -- have retried it since).
 --

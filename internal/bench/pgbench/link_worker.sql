@@ -41,33 +41,10 @@ RETURNING
     river_job.id, river_job.args, river_job.attempt, river_job.attempted_at, river_job.attempted_by, river_job.created_at, river_job.errors, river_job.finalized_at, river_job.kind, river_job.max_attempts, river_job.metadata, river_job.priority, river_job.queue, river_job.state, river_job.scheduled_at, river_job.tags, river_job.unique_key, river_job.unique_states;
 -- Work: the workflow, then IN_PROGRESS in its own transaction.
 -- sqlc: WorkflowGetByID
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows WHERE id = :wf;
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count FROM workflows WHERE id = :wf;
 BEGIN;
 -- sqlc: WorkflowTransition to IN_PROGRESS
-WITH old AS (
-    SELECT cur.id, cur.status FROM workflows AS cur WHERE cur.id = :wf FOR UPDATE
-), w AS (
-    UPDATE workflows AS wf
-    SET status     = 'IN_PROGRESS',
-        outcome    = COALESCE(NULL::text, wf.outcome),
-        reason     = CASE WHEN 'IN_PROGRESS'::text = 'FAILED' THEN NULL::text END,
-        search_id  = COALESCE(NULL::text, wf.search_id),
-        attempt    = wf.attempt + 0::int,
-        notify_status   = CASE WHEN NULL::text IS NOT NULL THEN 'pending' ELSE wf.notify_status END,
-        notify_attempts = CASE WHEN NULL::text IS NOT NULL THEN 0 ELSE wf.notify_attempts END,
-        updated_at = now(),
-        ended_at   = CASE WHEN 'IN_PROGRESS'::text IN ('COMPLETED', 'FAILED') THEN now() END
-    FROM old
-    WHERE wf.id = old.id AND old.status = ANY(ARRAY['RECEIVED','IN_PROGRESS','REQUESTED']::text[])
-    RETURNING wf.*, old.status AS from_status
-), e AS (
-    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt)
-    SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, NULL::text, 1 FROM w
-)
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt,
-       created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at,
-       notify_last_error, from_status
-FROM w;
+WITH old AS (SELECT cur.id, cur.status FROM workflows AS cur WHERE cur.id = :wf FOR UPDATE), w AS (UPDATE workflows AS wf SET status = 'IN_PROGRESS', outcome = COALESCE(NULL::text, wf.outcome), reason = CASE WHEN 'IN_PROGRESS'::text = 'FAILED' THEN NULL::text END, search_id = COALESCE(NULL::text, wf.search_id), attempt = wf.attempt + 0::int, updated_at = now(), ended_at = CASE WHEN 'IN_PROGRESS'::text IN ('COMPLETED', 'FAILED') THEN now() END FROM old WHERE wf.id = old.id AND old.status = ANY(ARRAY['RECEIVED','IN_PROGRESS','REQUESTED']::text[]) RETURNING wf.*, old.status AS from_status), e AS (INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt, actor) SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, NULL::text, 1, NULL::text FROM w) SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count, from_status FROM w;
 COMMIT;
 -- The sealed payload (then the index search: HTTP, no database work).
 -- sqlc: RequestPayloadGet
@@ -76,7 +53,7 @@ SELECT workflow_id, key_id, sealed, created_at FROM request_payloads WHERE workf
 -- the webhook.deliver job and the link job's completion (JobCompleteTx).
 BEGIN;
 -- sqlc: WorkflowLock
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows WHERE id = :wf FOR UPDATE;
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count FROM workflows WHERE id = :wf FOR UPDATE;
 -- sqlc: MappingLink
 WITH m AS (
     INSERT INTO patient_mappings (customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id)
@@ -89,34 +66,14 @@ WITH m AS (
 )
 SELECT * FROM m;
 -- sqlc: WorkflowTransition to LINKED
-WITH old AS (
-    SELECT cur.id, cur.status FROM workflows AS cur WHERE cur.id = :wf FOR UPDATE
-), w AS (
-    UPDATE workflows AS wf
-    SET status     = 'LINKED',
-        outcome    = COALESCE('LINKED'::text, wf.outcome),
-        reason     = CASE WHEN 'LINKED'::text = 'FAILED' THEN NULL::text END,
-        search_id  = COALESCE(NULL::text, wf.search_id),
-        attempt    = wf.attempt + 0::int,
-        notify_status   = CASE WHEN 'LINKED'::text IS NOT NULL THEN 'pending' ELSE wf.notify_status END,
-        notify_attempts = CASE WHEN 'LINKED'::text IS NOT NULL THEN 0 ELSE wf.notify_attempts END,
-        updated_at = now(),
-        ended_at   = CASE WHEN 'LINKED'::text IN ('COMPLETED', 'FAILED') THEN now() END
-    FROM old
-    WHERE wf.id = old.id AND old.status = ANY(ARRAY['IN_PROGRESS','REQUESTED','FAILED']::text[])
-    RETURNING wf.*, old.status AS from_status
-), e AS (
-    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt)
-    SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, NULL::text, 1 FROM w
-)
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt,
-       created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at,
-       notify_last_error, from_status
-FROM w;
+WITH old AS (SELECT cur.id, cur.status FROM workflows AS cur WHERE cur.id = :wf FOR UPDATE), w AS (UPDATE workflows AS wf SET status = 'LINKED', outcome = COALESCE('LINKED'::text, wf.outcome), reason = CASE WHEN 'LINKED'::text = 'FAILED' THEN NULL::text END, search_id = COALESCE(NULL::text, wf.search_id), attempt = wf.attempt + 0::int, updated_at = now(), ended_at = CASE WHEN 'LINKED'::text IN ('COMPLETED', 'FAILED') THEN now() END FROM old WHERE wf.id = old.id AND old.status = ANY(ARRAY['IN_PROGRESS','REQUESTED']::text[]) RETURNING wf.*, old.status AS from_status), e AS (INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt, actor) SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, NULL::text, 1, NULL::text FROM w) SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count, from_status FROM w;
+-- The event that tells the customer, with its frozen body.
+-- sqlc: EventCreate
+WITH seq AS (INSERT INTO patient_event_sequences AS s (customer_id, patient_id, last) VALUES (:customer, (SELECT w.patient_id FROM workflows w WHERE w.id = :wf), 1) ON CONFLICT (customer_id, patient_id) DO UPDATE SET last = s.last + 1 RETURNING s.last), target AS (SELECT COALESCE(w.webhook_url, c.webhook_url, '') AS url FROM workflows AS w JOIN customers AS c ON c.id = w.customer_id WHERE w.id = :wf) INSERT INTO events (id, type, customer_id, workflow_id, patient_id, sequence, created_at, body, delivery_status, next_attempt_at) SELECT 'msg_' || replace(:wf, '-', ''), 'link.completed', :customer, :wf, (SELECT w.patient_id FROM workflows w WHERE w.id = :wf), seq.last, now(), convert_to(jsonb_build_object('id', 'msg_' || replace(:wf, '-', '')::text, 'type', 'link.completed'::text, 'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'data', ('{"workflow-id": "' || :wf || '", "status": "COMPLETED", "outcome": "LINKED"}')::jsonb || jsonb_build_object('sequence', seq.last))::text, 'UTF8'), CASE WHEN target.url <> '' THEN 'pending' ELSE 'none' END, CASE WHEN target.url <> '' THEN now() END FROM seq, target RETURNING *;
 WITH raw_job_data AS (
     SELECT
         unnest(ARRAY[0]::bigint[]) AS id,
-        unnest(ARRAY[('{"event_id": "msg_' || replace(:wf, '-', '') || '_1", "workflow_id": "' || :wf || '"}')::jsonb]) AS args,
+        unnest(ARRAY[('{"event_id": "msg_' || replace(:wf, '-', '') || '", "workflow_id": "' || :wf || '"}')::jsonb]) AS args,
         unnest(ARRAY[now()]::timestamptz[]) AS created_at,
         unnest(ARRAY['webhook.deliver']::text[]) AS kind,
         unnest(ARRAY[100]::smallint[]) AS max_attempts,
@@ -126,8 +83,8 @@ WITH raw_job_data AS (
         unnest(ARRAY[now()]::timestamptz[]) AS scheduled_at,
         unnest(ARRAY['available']::text[]) AS state,
         unnest(ARRAY['']::text[]) AS tags,
-        unnest(ARRAY[sha256(convert_to('webhook.deliver&' || :wf, 'UTF8'))]::bytea[]) AS unique_key,
-        unnest(ARRAY[241]::integer[]) AS unique_states
+        unnest(ARRAY[''::bytea]::bytea[]) AS unique_key,
+        unnest(ARRAY[0]::integer[]) AS unique_states
 )
 INSERT INTO river_job(
     id, args, created_at, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags, unique_key, unique_states
@@ -239,8 +196,9 @@ SELECT id, args, attempt, attempted_at, attempted_by, created_at, errors, finali
 FROM updated
 ORDER BY id;
 COMMIT;
--- webhook.deliver: fetch, the workflow and the customer, then (after the
--- signed POST) the delivery record, COMPLETED and the job's completion.
+-- webhook.deliver: fetch, claim the attempt on the event, the workflow and
+-- the customer, then (after the signed POST) the delivery record, the
+-- workflow's latest event, COMPLETED and the job's completion.
 WITH locked_jobs AS (
     SELECT
         id, args, attempt, attempted_at, attempted_by, created_at, errors, finalized_at, kind, max_attempts, metadata, priority, queue, state, scheduled_at, tags, unique_key, unique_states
@@ -278,51 +236,21 @@ WHERE
     river_job.id = locked_jobs.id
 RETURNING
     river_job.id, river_job.args, river_job.attempt, river_job.attempted_at, river_job.attempted_by, river_job.created_at, river_job.errors, river_job.finalized_at, river_job.kind, river_job.max_attempts, river_job.metadata, river_job.priority, river_job.queue, river_job.state, river_job.scheduled_at, river_job.tags, river_job.unique_key, river_job.unique_states;
+-- The attempt is claimed on the event first.
+-- sqlc: EventClaimAttempt
+UPDATE events AS e SET attempts = e.attempts + 1, next_attempt_at = now() + make_interval(secs => 120::float8), last_attempt_at = now() WHERE e.id = 'msg_' || replace(:wf, '-', '') AND e.delivery_status = 'pending' AND e.next_attempt_at <= now() RETURNING id, feed_id, tx, type, customer_id, workflow_id, patient_id, sequence, created_at, body, delivery_status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, delivered_at;
 -- sqlc: WorkflowGetByID
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows WHERE id = :wf;
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count FROM workflows WHERE id = :wf;
 -- sqlc: CustomerGetByID
 SELECT id, name, status, webhook_url, webhook_secret, created_at, updated_at, webhook_secret_previous, webhook_previous_until
 FROM customers WHERE id = :customer;
 BEGIN;
--- sqlc: WebhookDeliveryRecord
-WITH d AS (
-    INSERT INTO webhook_deliveries (workflow_id, customer_id, event_id, attempt, target_host, status_code, error, latency_ms, delivered)
-    VALUES (:wf, :customer, 'msg_' || replace(:wf, '-', '') || '_1', 1, '127.0.0.1:9', 204, NULL, 0, true)
-    RETURNING id
-)
-UPDATE workflows AS wf
-SET notify_status     = 'delivered',
-    notify_attempts   = 1,
-    notify_last_at    = now(),
-    notify_last_error = NULL
-FROM d
-WHERE wf.id = :wf
-RETURNING d.id;
+-- sqlc: EventRecordAttempt
+WITH d AS (INSERT INTO webhook_deliveries (workflow_id, customer_id, event_id, attempt, target_host, status_code, error, latency_ms, delivered) SELECT ev.workflow_id, ev.customer_id, ev.id, 1, '127.0.0.1:9', 204, NULL::text, 0, true FROM events AS ev WHERE ev.id = 'msg_' || replace(:wf, '-', '') RETURNING id) UPDATE events AS e SET delivery_status = 'delivered', next_attempt_at = NULL::timestamptz, last_status_code = 204, last_error = NULL::text, delivered_at = CASE WHEN 'delivered'::text = 'delivered' THEN now() ELSE e.delivered_at END FROM d WHERE e.id = 'msg_' || replace(:wf, '-', '') AND e.attempts = 1 AND e.delivery_status = 'pending';
+-- sqlc: EventGetLatestForWorkflow
+SELECT id, feed_id, tx, type, customer_id, workflow_id, patient_id, sequence, created_at, body, delivery_status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, delivered_at FROM events WHERE workflow_id = :wf ORDER BY sequence DESC LIMIT 1;
 -- sqlc: WorkflowTransition to COMPLETED
-WITH old AS (
-    SELECT cur.id, cur.status FROM workflows AS cur WHERE cur.id = :wf FOR UPDATE
-), w AS (
-    UPDATE workflows AS wf
-    SET status     = 'COMPLETED',
-        outcome    = COALESCE(NULL::text, wf.outcome),
-        reason     = CASE WHEN 'COMPLETED'::text = 'FAILED' THEN NULL::text END,
-        search_id  = COALESCE(NULL::text, wf.search_id),
-        attempt    = wf.attempt + 0::int,
-        notify_status   = CASE WHEN NULL::text IS NOT NULL THEN 'pending' ELSE wf.notify_status END,
-        notify_attempts = CASE WHEN NULL::text IS NOT NULL THEN 0 ELSE wf.notify_attempts END,
-        updated_at = now(),
-        ended_at   = CASE WHEN 'COMPLETED'::text IN ('COMPLETED', 'FAILED') THEN now() END
-    FROM old
-    WHERE wf.id = old.id AND old.status = ANY(ARRAY['LINKED','NO_RESULTS','AMBIGUOUS','CONFLICT']::text[])
-    RETURNING wf.*, old.status AS from_status
-), e AS (
-    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt)
-    SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, NULL::text, 1 FROM w
-)
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt,
-       created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at,
-       notify_last_error, from_status
-FROM w;
+WITH old AS (SELECT cur.id, cur.status FROM workflows AS cur WHERE cur.id = :wf FOR UPDATE), w AS (UPDATE workflows AS wf SET status = 'COMPLETED', outcome = COALESCE(NULL::text, wf.outcome), reason = CASE WHEN 'COMPLETED'::text = 'FAILED' THEN NULL::text END, search_id = COALESCE(NULL::text, wf.search_id), attempt = wf.attempt + 0::int, updated_at = now(), ended_at = CASE WHEN 'COMPLETED'::text IN ('COMPLETED', 'FAILED') THEN now() END FROM old WHERE wf.id = old.id AND old.status = ANY(ARRAY['LINKED','NO_RESULTS','AMBIGUOUS','CONFLICT']::text[]) RETURNING wf.*, old.status AS from_status), e AS (INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt, actor) SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, NULL::text, 1, NULL::text FROM w) SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count, from_status FROM w;
 WITH job_input AS (
     SELECT
         unnest(ARRAY[:hook_id]::bigint[])                     AS id,

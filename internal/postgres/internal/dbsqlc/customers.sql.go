@@ -42,7 +42,7 @@ RETURNING id, name, status, webhook_url, webhook_secret, created_at, updated_at,
 type CustomerInsertParams struct {
 	ID            uuid.UUID
 	Name          string
-	WebhookURL    string
+	WebhookURL    *string
 	WebhookSecret string
 }
 
@@ -114,6 +114,33 @@ type CustomerSetStatusParams struct {
 
 func (q *Queries) CustomerSetStatus(ctx context.Context, db DBTX, arg CustomerSetStatusParams) (Customer, error) {
 	row := db.QueryRow(ctx, customerSetStatus, arg.Status, arg.ID)
+	var i Customer
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Status,
+		&i.WebhookURL,
+		&i.WebhookSecret,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.WebhookSecretPrevious,
+		&i.WebhookPreviousUntil,
+	)
+	return i, err
+}
+
+const customerSetWebhook = `-- name: CustomerSetWebhook :one
+UPDATE customers SET webhook_url = $1, updated_at = now() WHERE id = $2 RETURNING id, name, status, webhook_url, webhook_secret, created_at, updated_at, webhook_secret_previous, webhook_previous_until
+`
+
+type CustomerSetWebhookParams struct {
+	WebhookURL *string
+	ID         uuid.UUID
+}
+
+// A new webhook URL, or none (NULL): the customer then reads the feed.
+func (q *Queries) CustomerSetWebhook(ctx context.Context, db DBTX, arg CustomerSetWebhookParams) (Customer, error) {
+	row := db.QueryRow(ctx, customerSetWebhook, arg.WebhookURL, arg.ID)
 	var i Customer
 	err := row.Scan(
 		&i.ID,

@@ -61,6 +61,45 @@ func (ns NullRiverJobState) Value() (driver.Value, error) {
 	return string(ns.RiverJobState), nil
 }
 
+type ActionHistory struct {
+	ID         int64
+	CreatedAt  time.Time
+	Actor      string
+	Action     string
+	CustomerID *uuid.UUID
+	WorkflowID *uuid.UUID
+	EventID    *string
+	Reason     *string
+	Detail     []byte
+}
+
+type AuditAction struct {
+	ID         int64
+	CreatedAt  time.Time
+	Actor      string
+	Action     string
+	CustomerID *uuid.UUID
+	WorkflowID *uuid.UUID
+	EventID    *string
+	Reason     *string
+	Detail     []byte
+}
+
+type AuditEvent struct {
+	ID                string
+	CreatedAt         time.Time
+	Type              string
+	CustomerID        uuid.UUID
+	WorkflowID        uuid.UUID
+	CustomerPatientID uuid.UUID
+	Sequence          int64
+	DeliveryStatus    string
+	Attempts          int32
+	LastAttemptAt     *time.Time
+	LastStatusCode    *int32
+	DeliveredAt       *time.Time
+}
+
 type AuditLinkageHistory struct {
 	ID                int64
 	CreatedAt         time.Time
@@ -117,12 +156,32 @@ type Customer struct {
 	ID                    uuid.UUID
 	Name                  string
 	Status                string
-	WebhookURL            string
+	WebhookURL            *string
 	WebhookSecret         string
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
 	WebhookSecretPrevious *string
 	WebhookPreviousUntil  *time.Time
+}
+
+type Event struct {
+	ID             string
+	FeedID         int64
+	Tx             int64
+	Type           string
+	CustomerID     uuid.UUID
+	WorkflowID     uuid.UUID
+	PatientID      uuid.UUID
+	Sequence       int64
+	CreatedAt      time.Time
+	Body           []byte
+	DeliveryStatus string
+	Attempts       int32
+	NextAttemptAt  *time.Time
+	LastAttemptAt  *time.Time
+	LastStatusCode *int32
+	LastError      *string
+	DeliveredAt    *time.Time
 }
 
 type IdempotencyKey struct {
@@ -146,6 +205,12 @@ type MappingEvent struct {
 	WorkflowID        uuid.UUID
 	RequestType       string
 	CreatedAt         time.Time
+}
+
+type PatientEventSequence struct {
+	CustomerID uuid.UUID
+	PatientID  uuid.UUID
+	Last       int64
 }
 
 type PatientMapping struct {
@@ -240,24 +305,20 @@ type WebhookDelivery struct {
 }
 
 type Workflow struct {
-	ID              uuid.UUID
-	CustomerID      uuid.UUID
-	PatientID       uuid.UUID
-	RequestType     string
-	Status          string
-	Outcome         *string
-	Reason          *string
-	WebhookURL      *string
-	Attempt         int32
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	EndedAt         *time.Time
-	SearchID        *string
-	NotifyStatus    *string
-	NotifyAttempts  int32
-	NotifyLastAt    *time.Time
-	NotifyLastError *string
-	ReconcileCount  int32
+	ID             uuid.UUID
+	CustomerID     uuid.UUID
+	PatientID      uuid.UUID
+	RequestType    string
+	Status         string
+	Outcome        *string
+	Reason         *string
+	WebhookURL     *string
+	Attempt        int32
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	EndedAt        *time.Time
+	SearchID       *string
+	ReconcileCount int32
 }
 
 type WorkflowEvent struct {
@@ -270,4 +331,5 @@ type WorkflowEvent struct {
 	Reason      *string
 	Attempt     int32
 	CreatedAt   time.Time
+	Actor       *string
 }

@@ -32,7 +32,9 @@ DELETE FROM request_payloads
 WHERE workflow_id IN (
     SELECT p.workflow_id FROM request_payloads AS p
     JOIN workflows AS w ON w.id = p.workflow_id
-    WHERE w.status IN ('COMPLETED', 'FAILED') AND w.ended_at < now() - make_interval(secs => $1::float8)
+    WHERE (w.status IN ('COMPLETED', 'FAILED') AND w.ended_at < now() - make_interval(secs => $1::float8))
+       OR (w.status IN ('LINKED', 'NO_RESULTS', 'AMBIGUOUS', 'CONFLICT', 'DE_LINKED')
+           AND w.updated_at < now() - make_interval(secs => $1::float8))
     LIMIT $2
     FOR UPDATE OF p SKIP LOCKED
 )
@@ -43,7 +45,9 @@ type RequestPayloadPurgeParams struct {
 	BatchSize        int32
 }
 
-// One bounded batch of payloads of workflows that ended before the cutoff.
+// One bounded batch of payloads of workflows that ended before the cutoff,
+// or whose outcome was recorded before it (processing is done; only the
+// event's delivery may still be going on, or have failed).
 func (q *Queries) RequestPayloadPurge(ctx context.Context, db DBTX, arg RequestPayloadPurgeParams) (int64, error) {
 	result, err := db.Exec(ctx, requestPayloadPurge, arg.OlderThanSeconds, arg.BatchSize)
 	if err != nil {

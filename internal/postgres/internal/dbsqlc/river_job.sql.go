@@ -44,11 +44,18 @@ func (q *Queries) RiverJobCountByQueueState(ctx context.Context, db DBTX) ([]Riv
 const riverJobIDsLiveForWorkflow = `-- name: RiverJobIDsLiveForWorkflow :many
 SELECT j.id FROM river_job AS j
 WHERE j.args @> jsonb_build_object('workflow_id', $1::text)
+  AND j.kind = $2
   AND j.state IN ('available', 'pending', 'running', 'retryable', 'scheduled')
 `
 
-func (q *Queries) RiverJobIDsLiveForWorkflow(ctx context.Context, db DBTX, workflowID string) ([]int64, error) {
-	rows, err := db.Query(ctx, riverJobIDsLiveForWorkflow, workflowID)
+type RiverJobIDsLiveForWorkflowParams struct {
+	WorkflowID string
+	Kind       string
+}
+
+// A workflow's jobs of one kind that may still run.
+func (q *Queries) RiverJobIDsLiveForWorkflow(ctx context.Context, db DBTX, arg RiverJobIDsLiveForWorkflowParams) ([]int64, error) {
+	rows, err := db.Query(ctx, riverJobIDsLiveForWorkflow, arg.WorkflowID, arg.Kind)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,9 @@ import (
 
 const workflowCountPendingByStatus = `-- name: WorkflowCountPendingByStatus :many
 SELECT w.status, count(*)::int AS n FROM workflows AS w
-WHERE w.status NOT IN ('COMPLETED', 'FAILED')
+WHERE w.status IN ('RECEIVED', 'IN_PROGRESS', 'REQUESTED')
+   OR (w.status NOT IN ('COMPLETED', 'FAILED')
+       AND EXISTS (SELECT 1 FROM events AS e WHERE e.workflow_id = w.id AND e.delivery_status = 'pending'))
 GROUP BY w.status
 `
 
@@ -64,7 +66,7 @@ WITH k AS (
     SELECT $6, $1, $8, $9, 'RECEIVED', $10
     WHERE EXISTS (SELECT 1 FROM k)
       AND ($9::text = 'LINK') = NOT EXISTS (SELECT 1 FROM linked)
-    RETURNING id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count
+    RETURNING id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count
 ), e AS (
     INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, attempt)
     SELECT w.id, w.customer_id, w.request_type, NULL, w.status, w.attempt FROM w
@@ -129,7 +131,7 @@ func (q *Queries) WorkflowCreateClaimingKey(ctx context.Context, db DBTX, arg Wo
 }
 
 const workflowGetByID = `-- name: WorkflowGetByID :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows WHERE id = $1
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count FROM workflows WHERE id = $1
 `
 
 func (q *Queries) WorkflowGetByID(ctx context.Context, db DBTX, id uuid.UUID) (Workflow, error) {
@@ -149,17 +151,13 @@ func (q *Queries) WorkflowGetByID(ctx context.Context, db DBTX, id uuid.UUID) (W
 		&i.UpdatedAt,
 		&i.EndedAt,
 		&i.SearchID,
-		&i.NotifyStatus,
-		&i.NotifyAttempts,
-		&i.NotifyLastAt,
-		&i.NotifyLastError,
 		&i.ReconcileCount,
 	)
 	return i, err
 }
 
 const workflowGetBySearchID = `-- name: WorkflowGetBySearchID :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows WHERE search_id = $1
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count FROM workflows WHERE search_id = $1
 `
 
 func (q *Queries) WorkflowGetBySearchID(ctx context.Context, db DBTX, searchID *string) (Workflow, error) {
@@ -179,18 +177,14 @@ func (q *Queries) WorkflowGetBySearchID(ctx context.Context, db DBTX, searchID *
 		&i.UpdatedAt,
 		&i.EndedAt,
 		&i.SearchID,
-		&i.NotifyStatus,
-		&i.NotifyAttempts,
-		&i.NotifyLastAt,
-		&i.NotifyLastError,
 		&i.ReconcileCount,
 	)
 	return i, err
 }
 
 const workflowGetOpenForPatient = `-- name: WorkflowGetOpenForPatient :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows
-WHERE customer_id = $1 AND patient_id = $2 AND status NOT IN ('COMPLETED', 'FAILED')
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count FROM workflows
+WHERE customer_id = $1 AND patient_id = $2 AND status IN ('RECEIVED', 'IN_PROGRESS', 'REQUESTED')
 `
 
 type WorkflowGetOpenForPatientParams struct {
@@ -215,19 +209,23 @@ func (q *Queries) WorkflowGetOpenForPatient(ctx context.Context, db DBTX, arg Wo
 		&i.UpdatedAt,
 		&i.EndedAt,
 		&i.SearchID,
-		&i.NotifyStatus,
-		&i.NotifyAttempts,
-		&i.NotifyLastAt,
-		&i.NotifyLastError,
 		&i.ReconcileCount,
 	)
 	return i, err
 }
 
 const workflowGetWithCustomerStatus = `-- name: WorkflowGetWithCustomerStatus :one
-SELECT w.id, w.customer_id, w.patient_id, w.request_type, w.status, w.outcome, w.reason, w.webhook_url, w.attempt, w.created_at, w.updated_at, w.ended_at, w.search_id, w.notify_status, w.notify_attempts, w.notify_last_at, w.notify_last_error, w.reconcile_count, c.status AS customer_status
+SELECT w.id, w.customer_id, w.patient_id, w.request_type, w.status, w.outcome, w.reason, w.webhook_url, w.attempt, w.created_at, w.updated_at, w.ended_at, w.search_id, w.reconcile_count, c.status AS customer_status,
+       COALESCE(ev.id, '')::text AS event_id, COALESCE(ev.delivery_status, '')::text AS delivery_status,
+       COALESCE(ev.attempts, 0)::int AS event_attempts,
+       ev.last_attempt_at AS event_last_attempt_at, ev.last_error AS event_last_error
 FROM workflows AS w
 JOIN customers AS c ON c.id = w.customer_id
+LEFT JOIN LATERAL (
+    SELECT e.id, e.delivery_status, e.attempts, e.last_attempt_at, e.last_error
+    FROM events AS e WHERE e.workflow_id = w.id
+    ORDER BY e.sequence DESC LIMIT 1
+) AS ev ON true
 WHERE w.id = $1 AND w.customer_id = $2
 `
 
@@ -237,12 +235,18 @@ type WorkflowGetWithCustomerStatusParams struct {
 }
 
 type WorkflowGetWithCustomerStatusRow struct {
-	Workflow       Workflow
-	CustomerStatus string
+	Workflow           Workflow
+	CustomerStatus     string
+	EventID            string
+	DeliveryStatus     string
+	EventAttempts      int32
+	EventLastAttemptAt *time.Time
+	EventLastError     *string
 }
 
 // A status poll's one read: the workflow, if this customer owns it, with
-// the customer's state (a disabled customer is refused).
+// the customer's state (a disabled customer is refused) and the delivery
+// of its latest event.
 func (q *Queries) WorkflowGetWithCustomerStatus(ctx context.Context, db DBTX, arg WorkflowGetWithCustomerStatusParams) (WorkflowGetWithCustomerStatusRow, error) {
 	row := db.QueryRow(ctx, workflowGetWithCustomerStatus, arg.ID, arg.CustomerID)
 	var i WorkflowGetWithCustomerStatusRow
@@ -260,19 +264,20 @@ func (q *Queries) WorkflowGetWithCustomerStatus(ctx context.Context, db DBTX, ar
 		&i.Workflow.UpdatedAt,
 		&i.Workflow.EndedAt,
 		&i.Workflow.SearchID,
-		&i.Workflow.NotifyStatus,
-		&i.Workflow.NotifyAttempts,
-		&i.Workflow.NotifyLastAt,
-		&i.Workflow.NotifyLastError,
 		&i.Workflow.ReconcileCount,
 		&i.CustomerStatus,
+		&i.EventID,
+		&i.DeliveryStatus,
+		&i.EventAttempts,
+		&i.EventLastAttemptAt,
+		&i.EventLastError,
 	)
 	return i, err
 }
 
 const workflowListStuck = `-- name: WorkflowListStuck :many
-SELECT w.id, w.customer_id, w.patient_id, w.request_type, w.status, w.outcome, w.reason, w.webhook_url, w.attempt, w.created_at, w.updated_at, w.ended_at, w.search_id, w.notify_status, w.notify_attempts, w.notify_last_at, w.notify_last_error, w.reconcile_count FROM workflows AS w
-WHERE w.status NOT IN ('COMPLETED', 'FAILED')
+SELECT w.id, w.customer_id, w.patient_id, w.request_type, w.status, w.outcome, w.reason, w.webhook_url, w.attempt, w.created_at, w.updated_at, w.ended_at, w.search_id, w.reconcile_count FROM workflows AS w
+WHERE w.status IN ('RECEIVED', 'IN_PROGRESS', 'REQUESTED')
   AND w.updated_at < now() - make_interval(secs => $1::float8)
   AND NOT EXISTS (
       SELECT 1 FROM river_job AS j
@@ -289,8 +294,8 @@ type WorkflowListStuckParams struct {
 	MaxRows          int32
 }
 
-// Pending workflows with no progress for older_than_seconds and no live
-// River job: lost work. Rows are locked, and rows another reconciler holds
+// Workflows being processed with no progress for older_than_seconds and
+// no live River job: lost work. Rows are locked, and rows another reconciler holds
 // are skipped, so concurrent passes split the work instead of doubling it.
 func (q *Queries) WorkflowListStuck(ctx context.Context, db DBTX, arg WorkflowListStuckParams) ([]Workflow, error) {
 	rows, err := db.Query(ctx, workflowListStuck, arg.OlderThanSeconds, arg.MaxRows)
@@ -315,10 +320,6 @@ func (q *Queries) WorkflowListStuck(ctx context.Context, db DBTX, arg WorkflowLi
 			&i.UpdatedAt,
 			&i.EndedAt,
 			&i.SearchID,
-			&i.NotifyStatus,
-			&i.NotifyAttempts,
-			&i.NotifyLastAt,
-			&i.NotifyLastError,
 			&i.ReconcileCount,
 		); err != nil {
 			return nil, err
@@ -332,7 +333,7 @@ func (q *Queries) WorkflowListStuck(ctx context.Context, db DBTX, arg WorkflowLi
 }
 
 const workflowLock = `-- name: WorkflowLock :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at, notify_last_error, reconcile_count FROM workflows WHERE id = $1 FOR UPDATE
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count FROM workflows WHERE id = $1 FOR UPDATE
 `
 
 // Locks the workflow row for the rest of the transaction and reads it
@@ -355,10 +356,6 @@ func (q *Queries) WorkflowLock(ctx context.Context, db DBTX, id uuid.UUID) (Work
 		&i.UpdatedAt,
 		&i.EndedAt,
 		&i.SearchID,
-		&i.NotifyStatus,
-		&i.NotifyAttempts,
-		&i.NotifyLastAt,
-		&i.NotifyLastError,
 		&i.ReconcileCount,
 	)
 	return i, err
@@ -369,7 +366,7 @@ WITH w AS (
     UPDATE workflows AS wf
     SET reconcile_count = wf.reconcile_count + 1, updated_at = now()
     WHERE wf.id = $1
-    RETURNING wf.id, wf.customer_id, wf.patient_id, wf.request_type, wf.status, wf.outcome, wf.reason, wf.webhook_url, wf.attempt, wf.created_at, wf.updated_at, wf.ended_at, wf.search_id, wf.notify_status, wf.notify_attempts, wf.notify_last_at, wf.notify_last_error, wf.reconcile_count
+    RETURNING wf.id, wf.customer_id, wf.patient_id, wf.request_type, wf.status, wf.outcome, wf.reason, wf.webhook_url, wf.attempt, wf.created_at, wf.updated_at, wf.ended_at, wf.search_id, wf.reconcile_count
 ), e AS (
     INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt)
     SELECT w.id, w.customer_id, w.request_type, w.status, w.status, 'reconcile', w.reconcile_count FROM w
@@ -415,21 +412,17 @@ WITH old AS (
         reason     = CASE WHEN $2::text = 'FAILED' THEN $4 END,
         search_id  = COALESCE($5, wf.search_id),
         attempt    = wf.attempt + $6::int,
-        -- An outcome starts a fresh notification.
-        notify_status   = CASE WHEN $3::text IS NOT NULL THEN 'pending' ELSE wf.notify_status END,
-        notify_attempts = CASE WHEN $3::text IS NOT NULL THEN 0 ELSE wf.notify_attempts END,
         updated_at = now(),
         ended_at   = CASE WHEN $2::text IN ('COMPLETED', 'FAILED') THEN now() END
     FROM old
     WHERE wf.id = old.id AND old.status = ANY($7::text[])
-    RETURNING wf.id, wf.customer_id, wf.patient_id, wf.request_type, wf.status, wf.outcome, wf.reason, wf.webhook_url, wf.attempt, wf.created_at, wf.updated_at, wf.ended_at, wf.search_id, wf.notify_status, wf.notify_attempts, wf.notify_last_at, wf.notify_last_error, wf.reconcile_count, old.status AS from_status
+    RETURNING wf.id, wf.customer_id, wf.patient_id, wf.request_type, wf.status, wf.outcome, wf.reason, wf.webhook_url, wf.attempt, wf.created_at, wf.updated_at, wf.ended_at, wf.search_id, wf.reconcile_count, old.status AS from_status
 ), e AS (
-    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt)
-    SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, $4, $8 FROM w
+    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt, actor)
+    SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, $4, $8, $9 FROM w
 )
 SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt,
-       created_at, updated_at, ended_at, search_id, notify_status, notify_attempts, notify_last_at,
-       notify_last_error, from_status
+       created_at, updated_at, ended_at, search_id, reconcile_count, from_status
 FROM w
 `
 
@@ -442,27 +435,25 @@ type WorkflowTransitionParams struct {
 	AttemptIncrement int32
 	FromStates       []string
 	EventAttempt     int32
+	Actor            *string
 }
 
 type WorkflowTransitionRow struct {
-	ID              uuid.UUID
-	CustomerID      uuid.UUID
-	PatientID       uuid.UUID
-	RequestType     string
-	Status          string
-	Outcome         *string
-	Reason          *string
-	WebhookURL      *string
-	Attempt         int32
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	EndedAt         *time.Time
-	SearchID        *string
-	NotifyStatus    *string
-	NotifyAttempts  int32
-	NotifyLastAt    *time.Time
-	NotifyLastError *string
-	FromStatus      string
+	ID             uuid.UUID
+	CustomerID     uuid.UUID
+	PatientID      uuid.UUID
+	RequestType    string
+	Status         string
+	Outcome        *string
+	Reason         *string
+	WebhookURL     *string
+	Attempt        int32
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	EndedAt        *time.Time
+	SearchID       *string
+	ReconcileCount int32
+	FromStatus     string
 }
 
 // Moves a workflow to to_status only from one of from_states (the state
@@ -478,6 +469,7 @@ func (q *Queries) WorkflowTransition(ctx context.Context, db DBTX, arg WorkflowT
 		arg.AttemptIncrement,
 		arg.FromStates,
 		arg.EventAttempt,
+		arg.Actor,
 	)
 	var i WorkflowTransitionRow
 	err := row.Scan(
@@ -494,10 +486,7 @@ func (q *Queries) WorkflowTransition(ctx context.Context, db DBTX, arg WorkflowT
 		&i.UpdatedAt,
 		&i.EndedAt,
 		&i.SearchID,
-		&i.NotifyStatus,
-		&i.NotifyAttempts,
-		&i.NotifyLastAt,
-		&i.NotifyLastError,
+		&i.ReconcileCount,
 		&i.FromStatus,
 	)
 	return i, err

@@ -1,0 +1,59 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/gorilla/mux"
+
+	"github.com/patientlink/patientlink/internal/workflow"
+)
+
+type eventsPage struct {
+	Events     []any  `json:"events"`
+	NextCursor string `json:"next-cursor"`
+}
+
+var errBadCursor = problem(http.StatusBadRequest, "cursor-invalid", "Invalid cursor", "cursor must be a next-cursor this API returned")
+
+// handleEventsList is GET /events?cursor=…&limit=…: the customer's events,
+// oldest first, with the bodies the webhooks send (Stripe's /v1/events).
+func handleEventsList(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		limit := workflow.FeedDefaultLimit
+		if raw := q.Get("limit"); raw != "" {
+			n, err := strconv.Atoi(raw)
+			if err != nil || n < 1 || n > workflow.FeedMaxLimit {
+				writeProblem(w, r, problem(http.StatusBadRequest, "limit-invalid", "Invalid limit", "limit must be a whole number from 1 to "+strconv.Itoa(workflow.FeedMaxLimit)))
+				return
+			}
+			limit = n
+		}
+		page, err := d.Service.Feed(r.Context(), customerFrom(r.Context()).ID, q.Get("cursor"), limit)
+		if errors.Is(err, workflow.ErrBadCursor) {
+			writeProblem(w, r, errBadCursor)
+			return
+		}
+		if err != nil {
+			serverError(d.Logger, w, r, err)
+			return
+		}
+		out := eventsPage{Events: make([]any, len(page.Events)), NextCursor: page.NextCursor}
+		for i, body := range page.Events {
+			out.Events[i] = body
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// handleEventRedeliver is POST /events/{eventID}/redeliver: the customer
+// asks for one of its events again (same id, same body).
+func handleEventRedeliver(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := customerFrom(r.Context())
+		ev, err := d.Service.Redeliver(r.Context(), mux.Vars(r)["eventID"], c.ID, "customer:"+c.ID.String(), "")
+		writeRedelivery(d, w, r, ev, err)
+	})
+}
