@@ -19,7 +19,9 @@ SELECT @id, @type, @customer_id, @workflow_id, @patient_id, seq.last, now(),
        convert_to(jsonb_build_object(
            'id', @id::text,
            'type', @type::text,
-           'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+           -- RFC 3339 in UTC; written without a "HH24:MI" format so the
+           -- pgbench replay (which reads ":MI" as a variable) can copy it.
+           'timestamp', (to_jsonb(now() AT TIME ZONE 'UTC') #>> '{}') || 'Z',
            'data', @data::jsonb || jsonb_build_object('sequence', seq.last)
        )::text, 'UTF8'),
        CASE WHEN target.url <> '' THEN 'pending' ELSE 'none' END,
@@ -35,6 +37,11 @@ SELECT * FROM events WHERE id = @id;
 SELECT * FROM events WHERE id = @id FOR UPDATE;
 
 -- name: EventGetLatestForWorkflow :one
+-- A workflow's latest event of one type.
+SELECT * FROM events WHERE workflow_id = @workflow_id AND type = @type ORDER BY sequence DESC LIMIT 1;
+
+-- name: EventGetLastForWorkflow :one
+-- A workflow's latest event of any type.
 SELECT * FROM events WHERE workflow_id = @workflow_id ORDER BY sequence DESC LIMIT 1;
 
 -- name: EventClaimAttempt :one

@@ -3,13 +3,13 @@
 -- already holds the patient or the internal patient (or this workflow
 -- linked before): the caller records CONFLICT or nothing.
 WITH m AS (
-    INSERT INTO patient_mappings (customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id)
-    VALUES (@customer_id, @customer_patient_id, @internal_patient_id, 'LINKED', @score, @workflow_id)
+    INSERT INTO patient_mappings (customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, link_source, linked_by)
+    VALUES (@customer_id, @customer_patient_id, @internal_patient_id, 'LINKED', @score, @workflow_id, @link_source, sqlc.narg(linked_by))
     ON CONFLICT DO NOTHING
     RETURNING *
 ), e AS (
-    INSERT INTO mapping_events (mapping_id, customer_id, customer_patient_id, internal_patient_id, status, workflow_id, request_type)
-    SELECT m.id, m.customer_id, m.customer_patient_id, m.internal_patient_id, m.status, m.workflow_id, 'LINK' FROM m
+    INSERT INTO mapping_events (mapping_id, customer_id, customer_patient_id, internal_patient_id, status, workflow_id, request_type, link_source, actor)
+    SELECT m.id, m.customer_id, m.customer_patient_id, m.internal_patient_id, m.status, m.workflow_id, 'LINK', m.link_source, m.linked_by FROM m
 )
 SELECT * FROM m;
 
@@ -32,3 +32,8 @@ SELECT * FROM patient_mappings
 WHERE customer_id = @customer_id AND customer_patient_id = @customer_patient_id
 ORDER BY (status = 'LINKED') DESC, id DESC
 LIMIT 1;
+
+-- name: MappingGetLinkedByInternal :one
+-- Which of the customer's patients holds an internal patient now.
+SELECT * FROM patient_mappings
+WHERE customer_id = @customer_id AND internal_patient_id = @internal_patient_id AND status = 'LINKED';

@@ -2,7 +2,8 @@
 -- Counts unfinished work by state and age (since acknowledgement) and names
 -- the oldest by id: workflows being processed, and those with an outcome
 -- whose event is still being delivered (one whose delivery failed is done:
--- the feed and the status API have it). Ids and states only.
+-- the feed and the status API have it). Ids and states only. Also the
+-- oldest open reviews, by id.
 WITH pending AS (
     SELECT w.id, w.status, now() - w.created_at AS age
     FROM workflows AS w
@@ -24,12 +25,19 @@ WITH pending AS (
     GROUP BY s.status
 ), oldest AS (
     SELECT o.id, o.status, o.age FROM pending AS o ORDER BY o.age DESC LIMIT @oldest_count
+), reviews_open AS (
+    SELECT rv.id, rv.workflow_id, now() - rv.created_at AS age FROM reviews AS rv
+    WHERE rv.status = 'open' ORDER BY rv.created_at LIMIT @oldest_count
 )
-INSERT INTO reconciliation_reports (pending_total, by_state_age, oldest)
+INSERT INTO reconciliation_reports (pending_total, by_state_age, oldest, open_reviews)
 SELECT (SELECT count(*) FROM pending)::int,
        COALESCE((SELECT jsonb_object_agg(b.status, b.buckets) FROM by_state AS b), '{}'::jsonb),
        COALESCE((SELECT jsonb_agg(jsonb_build_object('workflow_id', o.id, 'status', o.status,
                                                      'age_seconds', floor(extract(epoch FROM o.age))::bigint)
                                   ORDER BY o.age DESC)
-                 FROM oldest AS o), '[]'::jsonb)
+                 FROM oldest AS o), '[]'::jsonb),
+       COALESCE((SELECT jsonb_agg(jsonb_build_object('review_id', r.id, 'workflow_id', r.workflow_id,
+                                                     'age_seconds', floor(extract(epoch FROM r.age))::bigint)
+                                  ORDER BY r.age DESC)
+                 FROM reviews_open AS r), '[]'::jsonb)
 RETURNING *;

@@ -40,6 +40,9 @@ commands:
   reconcile --now        one reconciliation pass by hand
   workflow stop ID --reason TEXT [--actor NAME] | retry ID [--actor NAME]
                          fail a workflow being processed (the customer is told), or retry a failed one
+  review list [--status S] [--json] | show ID [--json]
+  review resolve ID --link INTERNAL-ID | --no-match --reason TEXT [--actor NAME]
+                         uncertain outcomes (AMBIGUOUS, CONFLICT) a person resolves
   webhooks redeliver WORKFLOW-ID|EVENT-ID [--actor NAME]
                          send an event again: same id, same body
   dev                    development: private Postgres, migrations, secrets,
@@ -71,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runReconcile(ctx, rest, getenv, stdout, stderr)
 	case "workflow":
 		return runWorkflow(ctx, rest, getenv, stdout, stderr)
+	case "review":
+		return runReview(ctx, rest, getenv, stdout, stderr)
 	case "webhooks":
 		return runWebhooks(ctx, rest, getenv, stdout, stderr)
 	case "index-sim":

@@ -55,15 +55,22 @@ var sqlCopies = map[string]sqlCopy{
 	"WorkflowTransition to LINKED":      transitionCopy("LINKED", "'LINKED'::text", "'IN_PROGRESS','REQUESTED'"),
 	"WorkflowTransition to COMPLETED":   transitionCopy("COMPLETED", "NULL::text", "'LINKED','NO_RESULTS','AMBIGUOUS','CONFLICT'"),
 	"RequestPayloadGet": {query: "RequestPayloadGet", fragments: [][2]string{{"SELECT *", "SELECT workflow_id, key_id, sealed, created_at"}},
-		params: map[string]string{"workflow_id": ":wf"}},
+		params: map[string]string{"workflow_id": ":wf", "type": "'link.completed'"}},
 	"WorkflowLock": {query: "WorkflowLock", fragments: [][2]string{{"SELECT *", "SELECT " + workflowColumns}},
 		params: map[string]string{"id": ":wf"}},
 	"MappingLink": {query: "MappingLink",
-		fragments: [][2]string{{"VALUES (@customer_id, @customer_patient_id, @internal_patient_id, 'LINKED', @score, @workflow_id)",
-			"SELECT :customer, w.patient_id, md5(:wf || 'internal'), 'LINKED', 0.99, :wf FROM workflows w WHERE w.id = :wf"}}},
+		fragments: [][2]string{{"VALUES (@customer_id, @customer_patient_id, @internal_patient_id, 'LINKED', @score, @workflow_id, @link_source, sqlc.narg(linked_by))",
+			"SELECT :customer, w.patient_id, md5(:wf || 'internal'), 'LINKED', 0.99, :wf, 'AUTO', NULL::text FROM workflows w WHERE w.id = :wf"}}},
+	"DecisionRecord": {query: "DecisionRecord", params: map[string]string{
+		"workflow_id": ":wf", "customer_id": ":customer", "customer_patient_id": "(SELECT w.patient_id FROM workflows w WHERE w.id = :wf)",
+		"outcome": "'LINKED'", "rule": "'auto_link'", "policy_version": "'score-margin/1'", "threshold": "0.9", "margin": "0.05",
+		"margin_seen": "NULL::float8", "candidates": `('[{"internal-patient-id": "' || md5(:wf::text || 'internal') || '", "score": 0.99}]')::jsonb`,
+		"internal_patient_id": "md5(:wf::text || 'internal')", "conflict_patient_id": "NULL::uuid", "review_id": "NULL::uuid",
+		"actor": "NULL::text", "reason": "NULL::text",
+	}},
 	"EventCreate": {query: "EventCreate", params: map[string]string{
 		"id": eventID, "type": "'link.completed'", "customer_id": ":customer", "workflow_id": ":wf", "patient_id": "(SELECT w.patient_id FROM workflows w WHERE w.id = :wf)",
-		"data": `('{"workflow-id": "' || :wf || '", "status": "COMPLETED", "outcome": "LINKED"}')`,
+		"data": `('{"workflow-id": "' || :wf::text || '", "status": "COMPLETED", "outcome": "LINKED"}')`,
 	}},
 	"EventClaimAttempt": {query: "EventClaimAttempt", fragments: [][2]string{{"RETURNING *", "RETURNING " + eventColumns}},
 		params: map[string]string{"id": eventID, "lease_seconds": "120"}},
@@ -72,7 +79,7 @@ var sqlCopies = map[string]sqlCopy{
 		"latency_ms": "0", "delivered": "true", "delivery_status": "'delivered'", "next_attempt_at": "NULL::timestamptz",
 	}},
 	"EventGetLatestForWorkflow": {query: "EventGetLatestForWorkflow", fragments: [][2]string{{"SELECT *", "SELECT " + eventColumns}},
-		params: map[string]string{"workflow_id": ":wf"}},
+		params: map[string]string{"workflow_id": ":wf", "type": "'link.completed'"}},
 }
 
 var (

@@ -3,7 +3,7 @@ package chaos
 import (
 	"context"
 	"encoding/json"
-	"net"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -259,10 +260,15 @@ func TestClientRetriesWithSameKey(t *testing.T) {
 // A refused connection (nothing listening) is told apart from a cut one.
 func TestClientRefusedIsNotMidRequest(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// A socket bound but not listening holds the port, so no other test
+	// can take it between here and the dial: connections are refused.
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
+	defer syscall.Close(fd)
+	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	sa, err := syscall.Getsockname(fd)
+	require.NoError(t, err)
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 	c := NewClient([]string{"http://" + addr}, "token")
 	c.RetryFor = 0
 	r := &Request{Key: "k"}

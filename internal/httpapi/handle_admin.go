@@ -36,6 +36,16 @@ const actorHeader = "Actor"
 
 var errActorMissing = problem(http.StatusBadRequest, "actor-missing", "Actor missing", "operator requests must name who makes them in the Actor header")
 
+// actorFrom is the operator behind r, as recorded in the history
+// ("operator:NAME"); nil problem means it was given.
+func actorFrom(r *http.Request) (string, *Problem) {
+	actor := strings.TrimSpace(r.Header.Get(actorHeader))
+	if actor == "" || len(actor) > 200 {
+		return "", errActorMissing
+	}
+	return "operator:" + actor, nil
+}
+
 // handleAdminRedeliver is POST /admin/workflows/{id}/redeliver: send the
 // workflow's latest event again, same id and body (after a failed
 // delivery, say).
@@ -46,12 +56,12 @@ func handleAdminRedeliver(d Deps) http.Handler {
 			writeProblem(w, r, errNotFound)
 			return
 		}
-		actor := strings.TrimSpace(r.Header.Get(actorHeader))
-		if actor == "" || len(actor) > 200 {
-			writeProblem(w, r, errActorMissing)
+		actor, p := actorFrom(r)
+		if p != nil {
+			writeProblem(w, r, p)
 			return
 		}
-		ev, err := d.Service.RedeliverWorkflow(r.Context(), id, "operator:"+actor, r.URL.Query().Get("reason"))
+		ev, err := d.Service.RedeliverWorkflow(r.Context(), id, actor, r.URL.Query().Get("reason"))
 		writeRedelivery(d, w, r, ev, err)
 	})
 }

@@ -17,21 +17,30 @@ type eventsPage struct {
 
 var errBadCursor = problem(http.StatusBadRequest, "cursor-invalid", "Invalid cursor", "cursor must be a next-cursor this API returned")
 
+// limitParam reads a page size: 1 to workflow.FeedMaxLimit, default
+// workflow.FeedDefaultLimit.
+func limitParam(r *http.Request) (int, *Problem) {
+	raw := r.URL.Query().Get("limit")
+	if raw == "" {
+		return workflow.FeedDefaultLimit, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > workflow.FeedMaxLimit {
+		return 0, problem(http.StatusBadRequest, "limit-invalid", "Invalid limit", "limit must be a whole number from 1 to "+strconv.Itoa(workflow.FeedMaxLimit))
+	}
+	return n, nil
+}
+
 // handleEventsList is GET /events?cursor=…&limit=…: the customer's events,
 // oldest first, with the bodies the webhooks send (Stripe's /v1/events).
 func handleEventsList(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		limit := workflow.FeedDefaultLimit
-		if raw := q.Get("limit"); raw != "" {
-			n, err := strconv.Atoi(raw)
-			if err != nil || n < 1 || n > workflow.FeedMaxLimit {
-				writeProblem(w, r, problem(http.StatusBadRequest, "limit-invalid", "Invalid limit", "limit must be a whole number from 1 to "+strconv.Itoa(workflow.FeedMaxLimit)))
-				return
-			}
-			limit = n
+		limit, p := limitParam(r)
+		if p != nil {
+			writeProblem(w, r, p)
+			return
 		}
-		page, err := d.Service.Feed(r.Context(), customerFrom(r.Context()).ID, q.Get("cursor"), limit)
+		page, err := d.Service.Feed(r.Context(), customerFrom(r.Context()).ID, r.URL.Query().Get("cursor"), limit)
 		if errors.Is(err, workflow.ErrBadCursor) {
 			writeProblem(w, r, errBadCursor)
 			return

@@ -116,6 +116,8 @@ type linkStatus struct {
 	Outcome      *link.State       `json:"outcome"`
 	Reason       string            `json:"reason,omitempty"`
 	Notification *notificationView `json:"notification,omitempty"`
+	Decision     *decisionView     `json:"decision,omitempty"`
+	Review       *reviewView       `json:"review,omitempty"`
 	CreatedAt    time.Time         `json:"created_at"`
 	UpdatedAt    time.Time         `json:"updated_at"`
 }
@@ -126,6 +128,54 @@ type notificationView struct {
 	Attempts      int        `json:"attempts"`
 	LastAttemptAt *time.Time `json:"last_attempt_at"`
 	LastError     *string    `json:"last_error"`
+}
+
+// decisionView says which rule decided the outcome and, for CONFLICT,
+// which of the customer's own patients holds the match. Internal candidate
+// ids are not shown: they would name people who are not the customer's.
+type decisionView struct {
+	Rule              link.Rule  `json:"rule"`
+	ConflictPatientID *uuid.UUID `json:"conflicting-patient-id,omitempty"`
+}
+
+// reviewView is where a person's review of an uncertain outcome stands,
+// and, once resolved, what was decided: the new outcome beside the first.
+type reviewView struct {
+	Status   string      `json:"status"`
+	Decision string      `json:"decision,omitempty"`
+	Outcome  *link.State `json:"outcome,omitempty"`
+	ClosedAt *time.Time  `json:"closed-at,omitempty"`
+}
+
+func decisionOf(wf link.Workflow) *decisionView {
+	if wf.Rule == "" {
+		return nil
+	}
+	v := &decisionView{Rule: wf.Rule}
+	if wf.ConflictPatientID != uuid.Nil {
+		v.ConflictPatientID = &wf.ConflictPatientID
+	}
+	return v
+}
+
+func reviewOf(r link.ReviewState) *reviewView {
+	if r.Status == "" {
+		return nil
+	}
+	v := &reviewView{Status: r.Status, Decision: r.Decision}
+	switch r.Decision {
+	case link.DecideLink:
+		o := link.StateLinked
+		v.Outcome = &o
+	case link.DecideNoMatch:
+		o := link.StateNoResults
+		v.Outcome = &o
+	}
+	if !r.ClosedAt.IsZero() {
+		at := r.ClosedAt.UTC()
+		v.ClosedAt = &at
+	}
+	return v
 }
 
 func notificationOf(n link.Notification) *notificationView {
@@ -169,6 +219,7 @@ func handleLinkStatus(d Deps) http.Handler {
 		st := linkStatus{
 			WorkflowID: wf.ID, Status: wf.Status, RequestType: wf.RequestType, PatientID: wf.PatientID,
 			Reason: wf.Reason, Notification: notificationOf(wf.Notification),
+			Decision: decisionOf(wf), Review: reviewOf(wf.Review),
 			CreatedAt: wf.CreatedAt.UTC(), UpdatedAt: wf.UpdatedAt.UTC(),
 		}
 		if wf.Outcome != "" {

@@ -22,6 +22,7 @@ type Problem struct {
 	Instance   string            `json:"instance,omitempty"`
 	Errors     []link.FieldError `json:"errors,omitempty"`
 	WorkflowID *uuid.UUID        `json:"workflow-id,omitempty"`
+	PatientID  *uuid.UUID        `json:"patient-id,omitempty"` // internal-patient-taken: the customer's patient that holds it
 	RetryAfter int               `json:"-"`
 }
 

@@ -37,7 +37,7 @@ func (b *testBundle) linkedPatient(t *testing.T, token string) (uuid.UUID, uuid.
 	wf, err = b.store.Transition(ctx, wf, postgres.Transition{To: link.StateInProgress, Attempt: 1})
 	require.NoError(t, err)
 	require.NoError(t, b.store.WithTx(ctx, func(tx pgx.Tx) error {
-		linked, err := b.store.LinkPatientTx(ctx, tx, wf, link.Match{ID: "internal-" + uuid.NewString(), Score: 0.99})
+		linked, err := b.store.LinkPatientTx(ctx, tx, wf, link.Match{ID: "internal-" + uuid.NewString(), Score: 0.99}, link.LinkAuto, "")
 		require.True(t, linked)
 		if err != nil {
 			return err

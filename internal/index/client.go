@@ -31,6 +31,9 @@ type Query struct {
 type Result struct {
 	ID    string  `json:"id"`
 	Score float64 `json:"score"`
+	// Matched is the per-field agreement, when the index gives it:
+	// {"full_name": "exact"|"fuzzy"|"none", "dob": …, "email": …, "phone": …}.
+	Matched map[string]string `json:"matched,omitempty"`
 }
 
 // Response is the answer to a Search. When the index answers asynchronously,

@@ -31,6 +31,12 @@ func (m *matcher) search(q index.Query) []index.Result {
 	// All candidates share name tokens and dob (the population guarantees
 	// it), so they are all exact or all reordered.
 	exact := m.normalized[candidates[0]] == name
+	// Per-field agreement, as the index contract allows: the name exactly
+	// or with its tokens reordered; the dob always (it is part of the key).
+	nameAgreement := "fuzzy"
+	if exact {
+		nameAgreement = "exact"
+	}
 	for k, i := range candidates {
 		id := m.patients[i].ID
 		var score float64
@@ -42,7 +48,8 @@ func (m *matcher) search(q index.Query) []index.Result {
 		default:
 			score = reorderedScore - 0.01*float64(k)
 		}
-		results = append(results, index.Result{ID: id, Score: math.Round(score*100) / 100})
+		results = append(results, index.Result{ID: id, Score: math.Round(score*100) / 100,
+			Matched: map[string]string{"full_name": nameAgreement, "dob": "exact"}})
 	}
 	return results
 }

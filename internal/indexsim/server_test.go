@@ -163,7 +163,9 @@ func TestSearchAmbiguousTwins(t *testing.T) {
 
 	resp, err := bundle.client.Search(t.Context(), index.Query{FullName: first.FullName, DOB: first.DOB})
 	require.NoError(t, err)
-	require.Equal(t, []index.Result{{ID: first.ID, Score: 0.95}, {ID: twin.ID, Score: 0.94}}, resp.Results)
+	exact := map[string]string{"full_name": "exact", "dob": "exact"}
+	require.Equal(t, []index.Result{{ID: first.ID, Score: 0.95, Matched: exact}, {ID: twin.ID, Score: 0.94, Matched: exact}}, resp.Results,
+		"scores and the per-field agreement (the match vector)")
 }
 
 func TestSearchRejectsBadRequests(t *testing.T) {

@@ -1,7 +1,6 @@
 package link
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,14 +102,15 @@ func (r Request) PatientUUID() uuid.UUID { return uuid.MustParse(r.Patient.ID) }
 // Canonical is the request re-encoded in a fixed form: two requests that mean
 // the same thing encode the same, whatever their spacing or key order.
 func (r Request) Canonical() []byte {
-	if len(r.Patient.Insurance) > 0 {
-		var buf bytes.Buffer
-		if json.Compact(&buf, r.Patient.Insurance) == nil {
-			// Round-trip through any to sort the insurance object's keys.
-			var v any
-			if json.Unmarshal(buf.Bytes(), &v) == nil {
-				r.Patient.Insurance, _ = json.Marshal(v)
-			}
+	// What is not used is not kept: the index matches on name, dob, email
+	// and phone, so the address and insurance are validated and dropped
+	// (never sealed, never part of the idempotency hash).
+	r.Patient.Insurance = nil
+	if c := r.Patient.Contact; c != nil {
+		kept := Contact{Phone: c.Phone, Email: c.Email}
+		r.Patient.Contact = nil
+		if kept != (Contact{}) {
+			r.Patient.Contact = &kept
 		}
 	}
 	b, _ := json.Marshal(r)

@@ -68,6 +68,22 @@ func TestCanonical(t *testing.T) {
 	require.Equal(t, string(a.Canonical()), string(b.Canonical()))
 }
 
+// What the index does not use is not kept: address and insurance are
+// validated, then dropped from what is sealed and hashed.
+func TestCanonicalKeepsOnlyWhatIsUsed(t *testing.T) {
+	t.Parallel()
+	r, err := ParseRequest([]byte(`{"patient":{"id":"6f1c2a34-8f1e-4c4e-9d6b-0c1f2e3d4a5b","full_name":"Ada Lovelace","dob":"1980-01-02",
+		"contact":{"address":"12 Secret Lane","email":"ada@example.org"},"insurance":{"member":"XK-991"}}}`), now)
+	require.NoError(t, err)
+	c := string(r.Canonical())
+	require.NotContains(t, c, "Secret Lane")
+	require.NotContains(t, c, "XK-991")
+	require.Contains(t, c, "ada@example.org")
+	only, err := ParseRequest([]byte(`{"patient":{"id":"6f1c2a34-8f1e-4c4e-9d6b-0c1f2e3d4a5b","full_name":"Ada Lovelace","dob":"1980-01-02","contact":{"address":"x"}}}`), now)
+	require.NoError(t, err)
+	require.NotContains(t, string(only.Canonical()), "contact")
+}
+
 func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte(`{"patient":{"id":"6f1c2a34-8f1e-4c4e-9d6b-0c1f2e3d4a5b","full_name":"Ada","dob":"1980-01-02"}}`))
 	f.Add([]byte(`{"patient":{"contact":{"email":"a@b"}},"webhook":"http://x"}`))

@@ -23,6 +23,12 @@ type Workflow struct {
 	UpdatedAt   time.Time
 
 	Notification Notification
+
+	// What the status API adds: the rule of the automatic decision, the
+	// customer's patient that holds the match (CONFLICT), and the review.
+	Rule              Rule
+	ConflictPatientID uuid.UUID
+	Review            ReviewState
 }
 
 // Notification is where telling the customer about a workflow stands: the

@@ -25,6 +25,7 @@ type Metrics struct {
 	webhookAttempts *prometheus.CounterVec
 	queueDepth      *prometheus.GaugeVec
 	stuckPending    prometheus.Gauge
+	openReviews     *prometheus.GaugeVec
 }
 
 // New registers every metric, plus Go runtime and process collectors.
@@ -43,6 +44,7 @@ func New() *Metrics {
 	m.queueDepth = gaugeVec(r, "patientlink_river_jobs", "River jobs by queue and state (available, running, retryable, scheduled).", "queue", "state")
 	m.stuckPending = prometheus.NewGauge(prometheus.GaugeOpts{Name: "patientlink_stuck_report_pending", Help: "Pending workflows in the latest stuck-workflow report."})
 	r.MustRegister(m.stuckPending)
+	m.openReviews = gaugeVec(r, "patientlink_reviews_open", "Open reviews of uncertain outcomes by age (<1h, 1h-24h, >24h; refreshed by workers).", "age")
 	return m
 }
 
@@ -134,4 +136,14 @@ func (m *Metrics) SetStuckReport(pending int) {
 		return
 	}
 	m.stuckPending.Set(float64(pending))
+}
+
+// SetOpenReviews replaces the open-review gauge with counts by age.
+func (m *Metrics) SetOpenReviews(byAge map[string]int) {
+	if m == nil {
+		return
+	}
+	for age, n := range byAge {
+		m.openReviews.WithLabelValues(age).Set(float64(n))
+	}
 }

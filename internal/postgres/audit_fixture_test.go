@@ -51,6 +51,8 @@ const (
 	wfFailed  = "f4000000-0000-4000-8000-000000000004"
 	wfOpen    = "f5000000-0000-4000-8000-000000000005"
 	wfRetried = "f6000000-0000-4000-8000-000000000006"
+
+	reviewSlow = "e3000000-0000-4000-8000-000000000003"
 )
 
 // Times of the fixture that the tests look at.
@@ -66,6 +68,7 @@ var auditFixture = strings.NewReplacer(
 	"$P1", patOne, "$P2", patTwo, "$P3", patThree, "$P4", patFour, "$P5", patFive,
 	"$I1", internalOne, "$I2", internalTwo,
 	"$W1", wfLink1, "$W2", wfDelink1, "$W3", wfSlow, "$W4", wfFailed, "$W5", wfOpen, "$W6", wfRetried,
+	"$R3", reviewSlow,
 ).Replace(`
 INSERT INTO customers (id, name, webhook_url, webhook_secret, created_at) VALUES
     ('$C1', 'Clinic One', 'https://hooks.clinic-one.example/patientlink', 'whsec_one', '2025-03-01 08:00:00+00'),
@@ -119,13 +122,15 @@ INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status
     ('$W2', '$C1', 'DELINK', 'DE_LINKED', 'COMPLETED', NULL, 1, '2025-03-10 14:00:05+00');
 
 INSERT INTO patient_mappings (customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id,
-                              linked_at, delink_workflow_id, delinked_at) VALUES
-    ('$C1', '$P1', '$I1', 'DE-LINKED', 0.97, '$W1', '2025-03-03 09:00:02+00', '$W2', '2025-03-10 14:00:02+00'),
-    ('$C1', '$P2', '$I2', 'LINKED', 0.93, '$W3', '2025-03-04 10:45:00+00', NULL, NULL),
-    ('$C2', '$P4', '$I1', 'LINKED', 0.95, '$W5', '2025-03-06 12:00:02+00', NULL, NULL);
+                              linked_at, delink_workflow_id, delinked_at, link_source, linked_by) VALUES
+    ('$C1', '$P1', '$I1', 'DE-LINKED', 0.97, '$W1', '2025-03-03 09:00:02+00', '$W2', '2025-03-10 14:00:02+00', 'AUTO', NULL),
+    ('$C1', '$P2', '$I2', 'LINKED', 0.93, '$W3', '2025-03-04 10:45:00+00', NULL, NULL, 'MANUAL', 'operator:alice'),
+    ('$C2', '$P4', '$I1', 'LINKED', 0.95, '$W5', '2025-03-06 12:00:02+00', NULL, NULL, 'AUTO', NULL);
 
-INSERT INTO mapping_events (mapping_id, customer_id, customer_patient_id, internal_patient_id, status, workflow_id, request_type, created_at)
-SELECT m.id, m.customer_id, m.customer_patient_id, m.internal_patient_id, e.status, e.workflow_id, e.request_type, e.created_at
+INSERT INTO mapping_events (mapping_id, customer_id, customer_patient_id, internal_patient_id, status, workflow_id, request_type, created_at,
+                            link_source, actor)
+SELECT m.id, m.customer_id, m.customer_patient_id, m.internal_patient_id, e.status, e.workflow_id, e.request_type, e.created_at,
+       CASE WHEN e.status = 'LINKED' THEN m.link_source END, CASE WHEN e.status = 'LINKED' THEN m.linked_by END
 FROM (VALUES
     ('$W1'::uuid, 'LINKED', '$W1'::uuid, 'LINK', '2025-03-03 09:00:02+00'::timestamptz),
     ('$W3', 'LINKED', '$W3', 'LINK', '2025-03-04 10:45:00+00'),
@@ -156,6 +161,24 @@ INSERT INTO events (id, type, customer_id, workflow_id, patient_id, sequence, cr
     ('msg_w6a', 'link.completed', '$C1', '$W6', '$P5', 1, '2025-03-07 09:00:11+00', '{}', 'delivered', 1, '2025-03-07 09:00:12+00', 200, NULL, '2025-03-07 09:00:12+00'),
     ('msg_w6b', 'link.completed', '$C1', '$W6', '$P5', 2, '2025-03-07 11:00:02+00', '{}', 'delivered', 1, '2025-03-07 11:00:03+00', 200, NULL, '2025-03-07 11:00:03+00'),
     ('msg_w2', 'delink.completed', '$C1', '$W2', '$P1', 2, '2025-03-10 14:00:02+00', '{}', 'delivered', 1, '2025-03-10 14:00:05+00', 200, NULL, '2025-03-10 14:00:05+00');
+
+-- W3 was AMBIGUOUS (twins) until alice linked it; W1 linked by the
+-- policy; W6's second attempt found no one.
+INSERT INTO reviews (id, workflow_id, customer_id, patient_id, outcome, status, candidates, created_at, closed_at,
+                     decision, internal_patient_id, actor, reason) VALUES
+    ('$R3', '$W3', '$C1', '$P2', 'AMBIGUOUS', 'resolved',
+     '[{"internal-patient-id": "$I2", "score": 0.93}, {"internal-patient-id": "internal-x", "score": 0.91}]',
+     '2025-03-04 10:44:00+00', '2025-03-04 10:45:00+00', 'link', '$I2', 'operator:alice', 'same phone on file');
+
+INSERT INTO decisions (created_at, workflow_id, customer_id, customer_patient_id, outcome, rule, policy_version, threshold, margin,
+                       margin_seen, candidates, internal_patient_id, conflict_patient_id, review_id, actor, reason) VALUES
+    ('2025-03-03 09:00:02+00', '$W1', '$C1', '$P1', 'LINKED', 'auto_link', 'score-margin/1', 0.9, 0.05, NULL,
+     '[{"internal-patient-id": "$I1", "score": 0.97, "matched": {"full_name": "exact", "dob": "exact"}}]', '$I1', NULL, NULL, NULL, NULL),
+    ('2025-03-04 10:44:00+00', '$W3', '$C1', '$P2', 'AMBIGUOUS', 'margin_too_small', 'score-margin/1', 0.9, 0.05, 0.02,
+     '[{"internal-patient-id": "$I2", "score": 0.93}, {"internal-patient-id": "internal-x", "score": 0.91}]', NULL, NULL, NULL, NULL, NULL),
+    ('2025-03-04 10:45:00+00', '$W3', '$C1', '$P2', 'LINKED', 'manual_link', 'score-margin/1', 0.9, 0.05, NULL,
+     '[{"internal-patient-id": "$I2", "score": 0.93}, {"internal-patient-id": "internal-x", "score": 0.91}]', '$I2', NULL, '$R3', 'operator:alice', 'same phone on file'),
+    ('2025-03-07 11:00:02+00', '$W6', '$C1', '$P5', 'NO_RESULTS', 'no_candidates', 'score-margin/1', 0.9, 0.05, NULL, '[]', NULL, NULL, NULL, NULL, NULL);
 
 INSERT INTO reconciliation_reports (created_at, pending_total, by_state_age, oldest) VALUES
     ('2025-03-06 12:30:00+00', 1,

@@ -167,6 +167,45 @@ func TestAuditQueries(t *testing.T) {
 				},
 			},
 		},
+		"why_linked.sql": {
+			{
+				name: "a manual link after an ambiguous outcome",
+				vars: map[string]string{"customer_id": custOne, "patient_id": patTwo},
+				check: func(t *testing.T, rows [][]string) {
+					require.Len(t, rows, 3)
+					require.Equal(t, []string{"decision", "decision", "mapping"}, column(rows, 1))
+					require.Equal(t, []string{"AMBIGUOUS", "LINKED", "LINKED"}, column(rows, 3))
+					require.Equal(t, []string{"margin_too_small", "manual_link", ""}, column(rows, 4))
+					require.Equal(t, []string{"policy score-margin/1", "operator:alice", "operator:alice"}, column(rows, 6))
+					require.Contains(t, rows[0][7], "candidates "+internalTwo+" 0.93, internal-x 0.91")
+					require.Contains(t, rows[0][7], "margin seen 0.02")
+					require.Contains(t, rows[1][7], "reason: same phone on file")
+					require.Contains(t, rows[2][7], "MANUAL")
+				},
+			},
+			{
+				name: "linked by the policy, then de-linked",
+				vars: map[string]string{"customer_id": custOne, "patient_id": patOne},
+				check: func(t *testing.T, rows [][]string) {
+					require.Equal(t, []string{"decision", "mapping", "mapping"}, column(rows, 1))
+					require.Equal(t, []string{"auto_link", "", ""}, column(rows, 4))
+					require.Equal(t, []string{"LINKED", "LINKED", "DE-LINKED"}, column(rows, 3))
+					require.Contains(t, rows[1][7], "AUTO")
+				},
+			},
+			{name: "another customer's patient", vars: map[string]string{"customer_id": custTwo, "patient_id": patOne}, want: nil},
+		},
+		"manual_decisions.sql": {
+			{
+				name: "alice in March",
+				vars: with(march, "actor", "operator:alice"),
+				check: func(t *testing.T, rows [][]string) {
+					require.Len(t, rows, 1)
+					require.Equal(t, []string{"operator:alice", custOne, patTwo, wfSlow, reviewSlow, "AMBIGUOUS", "link", "LINKED", internalTwo, "same phone on file"}, rows[0][1:])
+				},
+			},
+			{name: "nobody else", vars: with(march, "actor", "operator:bob"), want: nil},
+		},
 		"mappings_as_of.sql": {
 			{name: "before the first link", vars: map[string]string{"at": "2025-03-03 09:00:01+00", "customer_id": custOne}, want: nil},
 			{
@@ -386,7 +425,7 @@ func TestAuditViewsNoDemographics(t *testing.T) {
 	objects, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{
-		"linkage_history:v", "workflow_timeline:v", "webhook_deliveries:v", "reconciliation_reports:v", "events:v", "actions:v", "mapping_as_of:f",
+		"linkage_history:v", "workflow_timeline:v", "webhook_deliveries:v", "reconciliation_reports:v", "events:v", "actions:v", "decisions:v", "reviews:v", "mapping_as_of:f",
 	}, objects)
 }
 
@@ -421,4 +460,18 @@ func parseMinutes(t *testing.T, s string) float64 {
 	d, err := time.ParseDuration(s + "m")
 	require.NoError(t, err)
 	return d.Minutes()
+}
+
+// Must show (issue 14): the answer to "why is this patient linked" comes
+// from history alone, so it survives the purge of the request payloads.
+func TestWhyLinkedSurvivesPayloadPurge(t *testing.T) {
+	t.Parallel()
+	b := setupAudit(t)
+	_, err := b.super.Exec(context.Background(), "DELETE FROM request_payloads")
+	require.NoError(t, err)
+	rows := runPsql(t, b.login(t, roleAuditor), filepath.Join(auditDir(t), "why_linked.sql"),
+		map[string]string{"customer_id": custOne, "patient_id": patTwo})
+	require.Len(t, rows, 3)
+	require.Equal(t, "manual_link", rows[1][4])
+	require.Equal(t, internalTwo, rows[2][5])
 }

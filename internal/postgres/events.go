@@ -59,18 +59,18 @@ func (s *Store) LockEventTx(ctx context.Context, tx pgx.Tx, id string) (link.Eve
 	return eventFromRow(row), nil
 }
 
-// LatestEvent is a workflow's latest event.
+// LatestEvent is a workflow's latest event of any type.
 func (s *Store) LatestEvent(ctx context.Context, workflowID uuid.UUID) (link.Event, error) {
-	return s.latestEvent(ctx, s.pool, workflowID)
+	row, err := s.q.EventGetLastForWorkflow(ctx, s.pool, workflowID)
+	if err != nil {
+		return link.Event{}, interpretError(err)
+	}
+	return eventFromRow(row), nil
 }
 
-// LatestEventTx is LatestEvent read in tx.
-func (s *Store) LatestEventTx(ctx context.Context, tx pgx.Tx, workflowID uuid.UUID) (link.Event, error) {
-	return s.latestEvent(ctx, tx, workflowID)
-}
-
-func (s *Store) latestEvent(ctx context.Context, db dbsqlc.DBTX, workflowID uuid.UUID) (link.Event, error) {
-	row, err := s.q.EventGetLatestForWorkflow(ctx, db, workflowID)
+// LatestEventOfTypeTx is a workflow's latest event of one type, read in tx.
+func (s *Store) LatestEventOfTypeTx(ctx context.Context, tx pgx.Tx, workflowID uuid.UUID, typ string) (link.Event, error) {
+	row, err := s.q.EventGetLatestForWorkflow(ctx, tx, dbsqlc.EventGetLatestForWorkflowParams{WorkflowID: workflowID, Type: typ})
 	if err != nil {
 		return link.Event{}, interpretError(err)
 	}

@@ -40,6 +40,14 @@ type StuckReport struct {
 	PendingTotal int
 	ByStateAge   map[string]map[string]int // state → age bucket → count
 	Oldest       []StuckWorkflow
+	OpenReviews  []StuckReview // the oldest open reviews
+}
+
+// StuckReview names an open review by id and age.
+type StuckReview struct {
+	ReviewID   string `json:"review_id"`
+	WorkflowID string `json:"workflow_id"`
+	AgeSeconds int64  `json:"age_seconds"`
 }
 
 // StuckWorkflow names a pending workflow by id, state and age.
@@ -60,5 +68,8 @@ func (s *Store) CreateStuckReport(ctx context.Context, oldest int) (StuckReport,
 	if err := json.Unmarshal(row.ByStateAge, &r.ByStateAge); err != nil {
 		return r, err
 	}
-	return r, json.Unmarshal(row.Oldest, &r.Oldest)
+	if err := json.Unmarshal(row.Oldest, &r.Oldest); err != nil {
+		return r, err
+	}
+	return r, json.Unmarshal(row.OpenReviews, &r.OpenReviews)
 }

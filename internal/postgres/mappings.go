@@ -13,12 +13,13 @@ import (
 )
 
 // LinkPatientTx records the LINKED mapping of wf's patient to m.ID with its
-// history event. linked is false when a LINKED mapping already holds the
-// internal patient (or the patient): the outcome is then CONFLICT.
-func (s *Store) LinkPatientTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, m link.Match) (linked bool, err error) {
+// history event; source is link.LinkAuto, or link.LinkManual with the
+// person who decided. linked is false when a LINKED mapping already holds
+// the internal patient (or the patient).
+func (s *Store) LinkPatientTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, m link.Match, source, actor string) (linked bool, err error) {
 	_, err = s.q.MappingLink(ctx, tx, dbsqlc.MappingLinkParams{
 		CustomerID: wf.CustomerID, CustomerPatientID: wf.PatientID, InternalPatientID: m.ID,
-		Score: m.Score, WorkflowID: wf.ID,
+		Score: m.Score, WorkflowID: wf.ID, LinkSource: source, LinkedBy: nullString(actor),
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
@@ -52,7 +53,7 @@ func (s *Store) Mapping(ctx context.Context, customerID, patientID uuid.UUID) (l
 	}
 	m := link.Mapping{
 		CustomerID: row.CustomerID, CustomerPatientID: row.CustomerPatientID, InternalPatientID: row.InternalPatientID,
-		Status: row.Status, Score: row.Score, WorkflowID: row.WorkflowID, LinkedAt: row.LinkedAt,
+		Status: row.Status, Score: row.Score, Source: row.LinkSource, WorkflowID: row.WorkflowID, LinkedAt: row.LinkedAt,
 	}
 	if row.DelinkWorkflowID != nil {
 		m.DelinkWorkflowID = *row.DelinkWorkflowID

@@ -134,6 +134,17 @@ func (s *Store) WorkflowForStatus(ctx context.Context, customerID, id uuid.UUID)
 	if row.EventLastError != nil {
 		wf.Notification.LastError = *row.EventLastError
 	}
+	wf.Rule = link.Rule(row.DecisionRule)
+	if row.DecisionConflictPatientID != nil {
+		wf.ConflictPatientID = *row.DecisionConflictPatientID
+	}
+	wf.Review.Status = row.ReviewStatus
+	if row.ReviewDecision != nil {
+		wf.Review.Decision = *row.ReviewDecision
+	}
+	if row.ReviewClosedAt != nil {
+		wf.Review.ClosedAt = *row.ReviewClosedAt
+	}
 	return wf, row.CustomerStatus == "active", nil
 }
 

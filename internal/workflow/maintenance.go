@@ -53,7 +53,8 @@ func (s *Service) ReportStuck(ctx context.Context) (postgres.StuckReport, error)
 	if rep.PendingTotal > 0 {
 		level = slog.LevelWarn
 	}
-	s.d.Logger.Log(ctx, level, "stuck workflow report", "report_id", rep.ID, "pending", rep.PendingTotal, "by_state_age", rep.ByStateAge)
+	s.d.Logger.Log(ctx, level, "stuck workflow report", "report_id", rep.ID, "pending", rep.PendingTotal, "by_state_age", rep.ByStateAge,
+		"oldest_open_reviews", len(rep.OpenReviews))
 	s.d.Metrics.SetStuckReport(rep.PendingTotal)
 	return rep, nil
 }
@@ -84,5 +85,8 @@ func (s *Service) refreshGauges(ctx context.Context) {
 	}
 	if depth, err := s.d.Store.JobsByQueueState(ctx); err == nil {
 		s.d.Metrics.SetQueueDepth(depth)
+	}
+	if reviews, err := s.d.Store.OpenReviewsByAge(ctx); err == nil {
+		s.d.Metrics.SetOpenReviews(reviews)
 	}
 }

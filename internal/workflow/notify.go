@@ -28,6 +28,7 @@ var (
 const (
 	EventLinkCompleted   = "link.completed"
 	EventDelinkCompleted = "delink.completed"
+	EventLinkResolved    = "link.resolved" // a person resolved an uncertain outcome
 )
 
 // EventData is the body's "data": ids and states only, never demographics.
@@ -40,6 +41,22 @@ type EventData struct {
 	Status            link.State       `json:"status"`
 	InternalPatientID string           `json:"internal-patient-id,omitempty"` // a LINKED outcome's
 	Reason            string           `json:"reason,omitempty"`              // a FAILED workflow's
+	Rule              link.Rule        `json:"rule,omitempty"`                // which rule decided the outcome
+	ConflictPatientID *uuid.UUID       `json:"conflicting-patient-id,omitempty"`
+	Resolution        *Resolution      `json:"resolution,omitempty"` // link.resolved
+}
+
+// Resolution is what a person decided about an uncertain outcome.
+type Resolution struct {
+	Decision        string     `json:"decision"` // link or no-match
+	PreviousOutcome link.State `json:"previous-outcome"`
+}
+
+// outcomeDetails are what an outcome's event says besides the workflow.
+type outcomeDetails struct {
+	InternalPatientID string
+	Rule              link.Rule
+	ConflictPatientID uuid.UUID
 }
 
 // DeliverTimeout leaves a delivery job room for the HTTP timeout and the
@@ -81,37 +98,50 @@ func newEventID() (string, error) {
 // notifyTx records the event that tells the customer wf's outcome or
 // failure, in tx, and queues its delivery. A customer without a webhook URL
 // reads it in the feed: an outcome is then COMPLETED at once.
-func (s *Service) notifyTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, internalPatientID string) (link.Workflow, error) {
+func (s *Service) notifyTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, details outcomeDetails) (link.Workflow, error) {
 	typ := EventLinkCompleted
 	if wf.RequestType == link.RequestDelink {
 		typ = EventDelinkCompleted
 	}
-	data := EventData{WorkflowID: wf.ID, PatientID: wf.PatientID, RequestType: wf.RequestType, Status: wf.Status}
+	data := EventData{WorkflowID: wf.ID, PatientID: wf.PatientID, RequestType: wf.RequestType, Status: wf.Status, Rule: details.Rule}
 	if wf.Status.IsOutcome() {
 		o := wf.Status
 		data.Outcome, data.Status = &o, link.StateCompleted // what delivery makes it
 		if o == link.StateLinked {
-			data.InternalPatientID = internalPatientID
+			data.InternalPatientID = details.InternalPatientID
+		}
+		if details.ConflictPatientID != uuid.Nil {
+			data.ConflictPatientID = &details.ConflictPatientID
 		}
 	}
 	if wf.Status == link.StateFailed {
 		data.Reason = wf.Reason
 	}
-	id, err := newEventID()
+	ev, err := s.recordEventTx(ctx, tx, wf, typ, data)
 	if err != nil {
 		return wf, err
 	}
-	ev, err := s.d.Store.CreateEventTx(ctx, tx, postgres.NewEvent{ID: id, Type: typ, Workflow: wf, Data: data})
-	if err != nil {
-		return wf, err
-	}
-	if ev.Delivery.Status == link.NotifyPending {
-		return wf, s.queueDeliveryTx(ctx, tx, ev)
-	}
-	if wf.Status.IsOutcome() {
+	if ev.Delivery.Status != link.NotifyPending && wf.Status.IsOutcome() {
 		return s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateCompleted, Attempt: wf.Attempt})
 	}
 	return wf, nil
+}
+
+// recordEventTx records an event about wf in tx and queues its delivery
+// when it has somewhere to go.
+func (s *Service) recordEventTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, typ string, data EventData) (link.Event, error) {
+	id, err := newEventID()
+	if err != nil {
+		return link.Event{}, err
+	}
+	ev, err := s.d.Store.CreateEventTx(ctx, tx, postgres.NewEvent{ID: id, Type: typ, Workflow: wf, Data: data})
+	if err != nil {
+		return ev, err
+	}
+	if ev.Delivery.Status == link.NotifyPending {
+		return ev, s.queueDeliveryTx(ctx, tx, ev)
+	}
+	return ev, nil
 }
 
 // queueDeliveryTx inserts a delivery job for ev, in tx. A second live job
@@ -201,7 +231,7 @@ func (s *Service) Deliver(ctx context.Context, job *river.Job[DeliverArgs]) erro
 		if a.Status == link.NotifyPending {
 			return nil // the job is retried below
 		}
-		if a.Status == link.NotifyDelivered && wf.Status.IsOutcome() {
+		if a.Status == link.NotifyDelivered && wf.Status.IsOutcome() && ev.Type != EventLinkResolved {
 			if err := s.completeOutcomeTx(ctx, tx, wf, ev); err != nil {
 				return err
 			}
@@ -226,10 +256,10 @@ func (s *Service) Deliver(ctx context.Context, job *river.Job[DeliverArgs]) erro
 }
 
 // completeOutcomeTx moves wf from its outcome to COMPLETED when ev, now
-// delivered, is the workflow's latest event (an older event redelivered
-// completes nothing).
+// delivered, is the workflow's latest outcome event (an older one
+// redelivered completes nothing).
 func (s *Service) completeOutcomeTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, ev link.Event) error {
-	latest, err := s.d.Store.LatestEventTx(ctx, tx, wf.ID)
+	latest, err := s.d.Store.LatestEventOfTypeTx(ctx, tx, wf.ID, ev.Type)
 	if err != nil || latest.ID != ev.ID {
 		return err
 	}

@@ -45,7 +45,7 @@ func (s *Service) Stop(ctx context.Context, id uuid.UUID, actor, why string) (li
 		}); err != nil {
 			return err
 		}
-		_, err = s.notifyTx(ctx, tx, out, "")
+		_, err = s.notifyTx(ctx, tx, out, outcomeDetails{})
 		return err
 	})
 	return out, err

@@ -136,11 +136,12 @@ func (s *Service) query(ctx context.Context, wf link.Workflow) (index.Query, str
 }
 
 // recordResults records the outcome of a search in one transaction: the
-// mapping (LINKED) and its history, the workflow's outcome and history, the
-// notification job and done. A workflow no longer awaiting a result is
-// left alone: repeats are no-ops.
+// mapping (LINKED) and its history, the decision with its explanation, a
+// review for an uncertain outcome, the workflow's outcome and history, the
+// customer's event and done. A workflow no longer awaiting a result is left
+// alone: repeats are no-ops.
 func (s *Service) recordResults(ctx context.Context, wf link.Workflow, results []link.Match, attempt int, done finish) error {
-	outcome, best := s.d.Policy.Decide(results)
+	decision := s.d.Policy.Decide(results)
 	return s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
 		locked, err := s.d.Store.LockWorkflowTx(ctx, tx, wf.ID)
 		if err != nil {
@@ -149,19 +150,35 @@ func (s *Service) recordResults(ctx context.Context, wf link.Workflow, results [
 		if locked.Status != link.StateInProgress && locked.Status != link.StateRequested {
 			return done.run(ctx, tx)
 		}
-		internalID := ""
-		if outcome == link.StateLinked {
-			linked, err := s.d.Store.LinkPatientTx(ctx, tx, locked, best)
+		rec := postgres.DecisionRecord{Workflow: locked, Decision: decision, Outcome: decision.Outcome, Rule: decision.Rule}
+		if decision.Outcome == link.StateLinked {
+			rec.InternalPatientID = decision.Best.ID
+			linked, err := s.d.Store.LinkPatientTx(ctx, tx, locked, decision.Best, link.LinkAuto, "")
 			if err != nil {
 				return err
 			}
-			if !linked {
-				outcome = link.StateConflict
-			} else {
-				internalID = best.ID
+			if !linked { // another of the customer's patients holds it
+				rec.Outcome, rec.Rule = link.StateConflict, link.RuleInternalPatientTaken
+				holder, err := s.d.Store.MappingHolderTx(ctx, tx, locked.CustomerID, decision.Best.ID)
+				if err != nil && !errors.Is(err, link.ErrNotFound) {
+					return err
+				}
+				rec.ConflictPatientID = holder
 			}
 		}
-		return s.recordOutcomeTx(ctx, tx, locked, outcome, internalID, attempt, done)
+		if err := s.d.Store.RecordDecisionTx(ctx, tx, rec); err != nil {
+			return err
+		}
+		if rec.Outcome == link.StateAmbiguous || rec.Outcome == link.StateConflict {
+			if err := s.d.Store.CreateReviewTx(ctx, tx, locked, rec.Outcome, decision.Candidates); err != nil {
+				return err
+			}
+		}
+		details := outcomeDetails{Rule: rec.Rule, ConflictPatientID: rec.ConflictPatientID}
+		if rec.Outcome == link.StateLinked {
+			details.InternalPatientID = rec.InternalPatientID
+		}
+		return s.recordOutcomeTx(ctx, tx, locked, rec.Outcome, details, attempt, done)
 	})
 }
 
@@ -181,7 +198,7 @@ func (s *Service) recordDelink(ctx context.Context, wf link.Workflow, job *river
 		if !found {
 			return errNotLinked
 		}
-		return s.recordOutcomeTx(ctx, tx, locked, link.StateDeLinked, "", job.Attempt, completeJob(job))
+		return s.recordOutcomeTx(ctx, tx, locked, link.StateDeLinked, outcomeDetails{}, job.Attempt, completeJob(job))
 	})
 	if errors.Is(err, errNotLinked) {
 		return s.fail(ctx, wf, job, string(link.ReasonNotLinked))
@@ -193,12 +210,12 @@ var errNotLinked = errors.New("no LINKED mapping to de-link")
 
 // recordOutcomeTx moves the workflow to its outcome and records the event
 // that tells the customer, inside tx.
-func (s *Service) recordOutcomeTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, outcome link.State, internalID string, attempt int, done finish) error {
+func (s *Service) recordOutcomeTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, outcome link.State, details outcomeDetails, attempt int, done finish) error {
 	wf, err := s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: outcome, Outcome: outcome, Attempt: attempt})
 	if err != nil {
 		return err
 	}
-	if _, err := s.notifyTx(ctx, tx, wf, internalID); err != nil {
+	if _, err := s.notifyTx(ctx, tx, wf, details); err != nil {
 		return err
 	}
 	if err := done.run(ctx, tx); err != nil {
@@ -217,7 +234,7 @@ func (s *Service) fail(ctx context.Context, wf link.Workflow, job *river.Job[Pro
 		if err != nil {
 			return ignoreRace(err)
 		}
-		if _, err := s.notifyTx(ctx, tx, failed, ""); err != nil {
+		if _, err := s.notifyTx(ctx, tx, failed, outcomeDetails{}); err != nil {
 			return err
 		}
 		return completeJob(job).run(ctx, tx)
@@ -237,7 +254,7 @@ func ignoreRace(err error) error {
 func toMatches(results []index.Result) []link.Match {
 	out := make([]link.Match, len(results))
 	for i, r := range results {
-		out[i] = link.Match{ID: r.ID, Score: r.Score}
+		out[i] = link.Match{ID: r.ID, Score: r.Score, Matched: r.Matched}
 	}
 	return out
 }

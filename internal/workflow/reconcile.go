@@ -91,7 +91,7 @@ func (s *Service) reconcileTx(ctx context.Context, tx pgx.Tx, wf link.Workflow) 
 		if err != nil {
 			return false, err
 		}
-		_, err = s.notifyTx(ctx, tx, failedWF, "")
+		_, err = s.notifyTx(ctx, tx, failedWF, outcomeDetails{})
 		return true, err
 	}
 	count, err := s.d.Store.MarkReconciledTx(ctx, tx, wf)

@@ -70,7 +70,9 @@ SELECT $1, $2, $3, $4, $5, seq.last, now(),
        convert_to(jsonb_build_object(
            'id', $1::text,
            'type', $2::text,
-           'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+           -- RFC 3339 in UTC; written without a "HH24:MI" format so the
+           -- pgbench replay (which reads ":MI" as a variable) can copy it.
+           'timestamp', (to_jsonb(now() AT TIME ZONE 'UTC') #>> '{}') || 'Z',
            'data', $6::jsonb || jsonb_build_object('sequence', seq.last)
        )::text, 'UTF8'),
        CASE WHEN target.url <> '' THEN 'pending' ELSE 'none' END,
@@ -154,12 +156,48 @@ func (q *Queries) EventGetByID(ctx context.Context, db DBTX, id string) (Event, 
 	return i, err
 }
 
-const eventGetLatestForWorkflow = `-- name: EventGetLatestForWorkflow :one
+const eventGetLastForWorkflow = `-- name: EventGetLastForWorkflow :one
 SELECT id, feed_id, tx, type, customer_id, workflow_id, patient_id, sequence, created_at, body, delivery_status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, delivered_at FROM events WHERE workflow_id = $1 ORDER BY sequence DESC LIMIT 1
 `
 
-func (q *Queries) EventGetLatestForWorkflow(ctx context.Context, db DBTX, workflowID uuid.UUID) (Event, error) {
-	row := db.QueryRow(ctx, eventGetLatestForWorkflow, workflowID)
+// A workflow's latest event of any type.
+func (q *Queries) EventGetLastForWorkflow(ctx context.Context, db DBTX, workflowID uuid.UUID) (Event, error) {
+	row := db.QueryRow(ctx, eventGetLastForWorkflow, workflowID)
+	var i Event
+	err := row.Scan(
+		&i.ID,
+		&i.FeedID,
+		&i.Tx,
+		&i.Type,
+		&i.CustomerID,
+		&i.WorkflowID,
+		&i.PatientID,
+		&i.Sequence,
+		&i.CreatedAt,
+		&i.Body,
+		&i.DeliveryStatus,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.LastAttemptAt,
+		&i.LastStatusCode,
+		&i.LastError,
+		&i.DeliveredAt,
+	)
+	return i, err
+}
+
+const eventGetLatestForWorkflow = `-- name: EventGetLatestForWorkflow :one
+SELECT id, feed_id, tx, type, customer_id, workflow_id, patient_id, sequence, created_at, body, delivery_status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error, delivered_at FROM events WHERE workflow_id = $1 AND type = $2 ORDER BY sequence DESC LIMIT 1
+`
+
+type EventGetLatestForWorkflowParams struct {
+	WorkflowID uuid.UUID
+	Type       string
+}
+
+// A workflow's latest event of one type.
+func (q *Queries) EventGetLatestForWorkflow(ctx context.Context, db DBTX, arg EventGetLatestForWorkflowParams) (Event, error) {
+	row := db.QueryRow(ctx, eventGetLatestForWorkflow, arg.WorkflowID, arg.Type)
 	var i Event
 	err := row.Scan(
 		&i.ID,

@@ -85,6 +85,26 @@ type AuditAction struct {
 	Detail     []byte
 }
 
+type AuditDecision struct {
+	ID                int64
+	CreatedAt         time.Time
+	WorkflowID        uuid.UUID
+	CustomerID        uuid.UUID
+	CustomerPatientID uuid.UUID
+	Outcome           string
+	Rule              string
+	PolicyVersion     string
+	Threshold         float64
+	Margin            float64
+	MarginSeen        *float64
+	Candidates        []byte
+	InternalPatientID *string
+	ConflictPatientID *uuid.UUID
+	ReviewID          *uuid.UUID
+	Actor             *string
+	Reason            *string
+}
+
 type AuditEvent struct {
 	ID                string
 	CreatedAt         time.Time
@@ -113,6 +133,8 @@ type AuditLinkageHistory struct {
 	RequestReceivedAt time.Time
 	LinkWorkflowID    uuid.UUID
 	Score             float64
+	LinkSource        *string
+	Actor             *string
 }
 
 type AuditReconciliationReport struct {
@@ -121,6 +143,22 @@ type AuditReconciliationReport struct {
 	PendingTotal int32
 	ByStateAge   []byte
 	Oldest       []byte
+}
+
+type AuditReview struct {
+	ID                uuid.UUID
+	CreatedAt         time.Time
+	WorkflowID        uuid.UUID
+	CustomerID        uuid.UUID
+	CustomerPatientID uuid.UUID
+	Outcome           string
+	Status            string
+	ClosedAt          *time.Time
+	Decision          *string
+	InternalPatientID *string
+	Actor             *string
+	Reason            *string
+	SupersededBy      *uuid.UUID
 }
 
 type AuditWebhookDelivery struct {
@@ -164,6 +202,26 @@ type Customer struct {
 	WebhookPreviousUntil  *time.Time
 }
 
+type Decision struct {
+	ID                int64
+	CreatedAt         time.Time
+	WorkflowID        uuid.UUID
+	CustomerID        uuid.UUID
+	CustomerPatientID uuid.UUID
+	Outcome           string
+	Rule              string
+	PolicyVersion     string
+	Threshold         float64
+	Margin            float64
+	MarginSeen        *float64
+	Candidates        []byte
+	InternalPatientID *string
+	ConflictPatientID *uuid.UUID
+	ReviewID          *uuid.UUID
+	Actor             *string
+	Reason            *string
+}
+
 type Event struct {
 	ID             string
 	FeedID         int64
@@ -205,6 +263,8 @@ type MappingEvent struct {
 	WorkflowID        uuid.UUID
 	RequestType       string
 	CreatedAt         time.Time
+	LinkSource        *string
+	Actor             *string
 }
 
 type PatientEventSequence struct {
@@ -224,6 +284,8 @@ type PatientMapping struct {
 	LinkedAt          time.Time
 	DelinkWorkflowID  *uuid.UUID
 	DelinkedAt        *time.Time
+	LinkSource        string
+	LinkedBy          *string
 }
 
 type ReconciliationReport struct {
@@ -232,6 +294,7 @@ type ReconciliationReport struct {
 	PendingTotal int32
 	ByStateAge   []byte
 	Oldest       []byte
+	OpenReviews  []byte
 }
 
 type RequestPayload struct {
@@ -239,6 +302,23 @@ type RequestPayload struct {
 	KeyID      string
 	Sealed     []byte
 	CreatedAt  time.Time
+}
+
+type Review struct {
+	ID                uuid.UUID
+	WorkflowID        uuid.UUID
+	CustomerID        uuid.UUID
+	PatientID         uuid.UUID
+	Outcome           string
+	Status            string
+	Candidates        []byte
+	CreatedAt         time.Time
+	ClosedAt          *time.Time
+	Decision          *string
+	InternalPatientID *string
+	Actor             *string
+	Reason            *string
+	SupersededBy      *uuid.UUID
 }
 
 type RiverJob struct {

@@ -17,12 +17,12 @@ WITH m AS (
     UPDATE patient_mappings AS pm
     SET status = 'DE-LINKED', delinked_at = now(), delink_workflow_id = $1
     WHERE pm.customer_id = $2 AND pm.customer_patient_id = $3 AND pm.status = 'LINKED'
-    RETURNING pm.id, pm.customer_id, pm.customer_patient_id, pm.internal_patient_id, pm.status, pm.score, pm.workflow_id, pm.linked_at, pm.delink_workflow_id, pm.delinked_at
+    RETURNING pm.id, pm.customer_id, pm.customer_patient_id, pm.internal_patient_id, pm.status, pm.score, pm.workflow_id, pm.linked_at, pm.delink_workflow_id, pm.delinked_at, pm.link_source, pm.linked_by
 ), e AS (
     INSERT INTO mapping_events (mapping_id, customer_id, customer_patient_id, internal_patient_id, status, workflow_id, request_type)
     SELECT m.id, m.customer_id, m.customer_patient_id, m.internal_patient_id, m.status, $1, 'DELINK' FROM m
 )
-SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at FROM m
+SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by FROM m
 `
 
 type MappingDelinkParams struct {
@@ -42,6 +42,8 @@ type MappingDelinkRow struct {
 	LinkedAt          time.Time
 	DelinkWorkflowID  *uuid.UUID
 	DelinkedAt        *time.Time
+	LinkSource        string
+	LinkedBy          *string
 }
 
 // De-links the patient's LINKED mapping, with its history event.
@@ -59,12 +61,14 @@ func (q *Queries) MappingDelink(ctx context.Context, db DBTX, arg MappingDelinkP
 		&i.LinkedAt,
 		&i.DelinkWorkflowID,
 		&i.DelinkedAt,
+		&i.LinkSource,
+		&i.LinkedBy,
 	)
 	return i, err
 }
 
 const mappingGetLatest = `-- name: MappingGetLatest :one
-SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at FROM patient_mappings
+SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by FROM patient_mappings
 WHERE customer_id = $1 AND customer_patient_id = $2
 ORDER BY (status = 'LINKED') DESC, id DESC
 LIMIT 1
@@ -90,21 +94,54 @@ func (q *Queries) MappingGetLatest(ctx context.Context, db DBTX, arg MappingGetL
 		&i.LinkedAt,
 		&i.DelinkWorkflowID,
 		&i.DelinkedAt,
+		&i.LinkSource,
+		&i.LinkedBy,
+	)
+	return i, err
+}
+
+const mappingGetLinkedByInternal = `-- name: MappingGetLinkedByInternal :one
+SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by FROM patient_mappings
+WHERE customer_id = $1 AND internal_patient_id = $2 AND status = 'LINKED'
+`
+
+type MappingGetLinkedByInternalParams struct {
+	CustomerID        uuid.UUID
+	InternalPatientID string
+}
+
+// Which of the customer's patients holds an internal patient now.
+func (q *Queries) MappingGetLinkedByInternal(ctx context.Context, db DBTX, arg MappingGetLinkedByInternalParams) (PatientMapping, error) {
+	row := db.QueryRow(ctx, mappingGetLinkedByInternal, arg.CustomerID, arg.InternalPatientID)
+	var i PatientMapping
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.CustomerPatientID,
+		&i.InternalPatientID,
+		&i.Status,
+		&i.Score,
+		&i.WorkflowID,
+		&i.LinkedAt,
+		&i.DelinkWorkflowID,
+		&i.DelinkedAt,
+		&i.LinkSource,
+		&i.LinkedBy,
 	)
 	return i, err
 }
 
 const mappingLink = `-- name: MappingLink :one
 WITH m AS (
-    INSERT INTO patient_mappings (customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id)
-    VALUES ($1, $2, $3, 'LINKED', $4, $5)
+    INSERT INTO patient_mappings (customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, link_source, linked_by)
+    VALUES ($1, $2, $3, 'LINKED', $4, $5, $6, $7)
     ON CONFLICT DO NOTHING
-    RETURNING id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at
+    RETURNING id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by
 ), e AS (
-    INSERT INTO mapping_events (mapping_id, customer_id, customer_patient_id, internal_patient_id, status, workflow_id, request_type)
-    SELECT m.id, m.customer_id, m.customer_patient_id, m.internal_patient_id, m.status, m.workflow_id, 'LINK' FROM m
+    INSERT INTO mapping_events (mapping_id, customer_id, customer_patient_id, internal_patient_id, status, workflow_id, request_type, link_source, actor)
+    SELECT m.id, m.customer_id, m.customer_patient_id, m.internal_patient_id, m.status, m.workflow_id, 'LINK', m.link_source, m.linked_by FROM m
 )
-SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at FROM m
+SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by FROM m
 `
 
 type MappingLinkParams struct {
@@ -113,6 +150,8 @@ type MappingLinkParams struct {
 	InternalPatientID string
 	Score             float64
 	WorkflowID        uuid.UUID
+	LinkSource        string
+	LinkedBy          *string
 }
 
 type MappingLinkRow struct {
@@ -126,6 +165,8 @@ type MappingLinkRow struct {
 	LinkedAt          time.Time
 	DelinkWorkflowID  *uuid.UUID
 	DelinkedAt        *time.Time
+	LinkSource        string
+	LinkedBy          *string
 }
 
 // Links a patient, with its history event. No row back: a LINKED mapping
@@ -138,6 +179,8 @@ func (q *Queries) MappingLink(ctx context.Context, db DBTX, arg MappingLinkParam
 		arg.InternalPatientID,
 		arg.Score,
 		arg.WorkflowID,
+		arg.LinkSource,
+		arg.LinkedBy,
 	)
 	var i MappingLinkRow
 	err := row.Scan(
@@ -151,6 +194,8 @@ func (q *Queries) MappingLink(ctx context.Context, db DBTX, arg MappingLinkParam
 		&i.LinkedAt,
 		&i.DelinkWorkflowID,
 		&i.DelinkedAt,
+		&i.LinkSource,
+		&i.LinkedBy,
 	)
 	return i, err
 }

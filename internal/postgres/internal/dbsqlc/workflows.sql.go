@@ -73,6 +73,12 @@ WITH k AS (
 ), p AS (
     INSERT INTO request_payloads (workflow_id, key_id, sealed)
     SELECT w.id, $11, $12 FROM w WHERE $11::text <> ''
+), r AS (
+    -- A new request for a patient under review closes the review: the
+    -- customer decided by sending more.
+    UPDATE reviews AS rv SET status = 'superseded', closed_at = now(), superseded_by = w.id
+    FROM w
+    WHERE rv.customer_id = w.customer_id AND rv.patient_id = w.patient_id AND rv.status = 'open'
 )
 SELECT (SELECT count(*) FROM k)::int AS claimed,
        (SELECT count(*) FROM w)::int AS created,
@@ -107,7 +113,8 @@ type WorkflowCreateClaimingKeyRow struct {
 // for it; an expired one is taken over. claimed = 0: the key is taken and
 // nothing was written (read it with IdempotencyKeyGet).
 // The workflow: a LINK is refused when the patient is already linked, a
-// DELINK when it is not: created = 0, and linked_workflow_id says why.
+// DELINK when it is not: created = 0, and linked_workflow_id says why. A
+// review open for the patient is superseded by the new workflow.
 // (One statement instead of two saves a round trip inside the
 // transaction: see BENCHMARKS.md.)
 func (q *Queries) WorkflowCreateClaimingKey(ctx context.Context, db DBTX, arg WorkflowCreateClaimingKeyParams) (WorkflowCreateClaimingKeyRow, error) {
@@ -218,7 +225,9 @@ const workflowGetWithCustomerStatus = `-- name: WorkflowGetWithCustomerStatus :o
 SELECT w.id, w.customer_id, w.patient_id, w.request_type, w.status, w.outcome, w.reason, w.webhook_url, w.attempt, w.created_at, w.updated_at, w.ended_at, w.search_id, w.reconcile_count, c.status AS customer_status,
        COALESCE(ev.id, '')::text AS event_id, COALESCE(ev.delivery_status, '')::text AS delivery_status,
        COALESCE(ev.attempts, 0)::int AS event_attempts,
-       ev.last_attempt_at AS event_last_attempt_at, ev.last_error AS event_last_error
+       ev.last_attempt_at AS event_last_attempt_at, ev.last_error AS event_last_error,
+       COALESCE(d.rule, '')::text AS decision_rule, d.conflict_patient_id AS decision_conflict_patient_id,
+       COALESCE(rv.status, '')::text AS review_status, rv.decision AS review_decision, rv.closed_at AS review_closed_at
 FROM workflows AS w
 JOIN customers AS c ON c.id = w.customer_id
 LEFT JOIN LATERAL (
@@ -226,6 +235,12 @@ LEFT JOIN LATERAL (
     FROM events AS e WHERE e.workflow_id = w.id
     ORDER BY e.sequence DESC LIMIT 1
 ) AS ev ON true
+LEFT JOIN LATERAL (
+    SELECT dc.rule, dc.conflict_patient_id FROM decisions AS dc
+    WHERE dc.workflow_id = w.id AND dc.actor IS NULL
+    ORDER BY dc.id DESC LIMIT 1
+) AS d ON true
+LEFT JOIN reviews AS rv ON rv.workflow_id = w.id
 WHERE w.id = $1 AND w.customer_id = $2
 `
 
@@ -235,18 +250,23 @@ type WorkflowGetWithCustomerStatusParams struct {
 }
 
 type WorkflowGetWithCustomerStatusRow struct {
-	Workflow           Workflow
-	CustomerStatus     string
-	EventID            string
-	DeliveryStatus     string
-	EventAttempts      int32
-	EventLastAttemptAt *time.Time
-	EventLastError     *string
+	Workflow                  Workflow
+	CustomerStatus            string
+	EventID                   string
+	DeliveryStatus            string
+	EventAttempts             int32
+	EventLastAttemptAt        *time.Time
+	EventLastError            *string
+	DecisionRule              string
+	DecisionConflictPatientID *uuid.UUID
+	ReviewStatus              string
+	ReviewDecision            *string
+	ReviewClosedAt            *time.Time
 }
 
 // A status poll's one read: the workflow, if this customer owns it, with
-// the customer's state (a disabled customer is refused) and the delivery
-// of its latest event.
+// the customer's state (a disabled customer is refused), the delivery of
+// its latest event, the rule of its automatic decision and its review.
 func (q *Queries) WorkflowGetWithCustomerStatus(ctx context.Context, db DBTX, arg WorkflowGetWithCustomerStatusParams) (WorkflowGetWithCustomerStatusRow, error) {
 	row := db.QueryRow(ctx, workflowGetWithCustomerStatus, arg.ID, arg.CustomerID)
 	var i WorkflowGetWithCustomerStatusRow
@@ -271,6 +291,11 @@ func (q *Queries) WorkflowGetWithCustomerStatus(ctx context.Context, db DBTX, ar
 		&i.EventAttempts,
 		&i.EventLastAttemptAt,
 		&i.EventLastError,
+		&i.DecisionRule,
+		&i.DecisionConflictPatientID,
+		&i.ReviewStatus,
+		&i.ReviewDecision,
+		&i.ReviewClosedAt,
 	)
 	return i, err
 }
