@@ -71,9 +71,9 @@ type AuditLinkageHistory struct {
 	MappingID         int64
 	WorkflowID        uuid.UUID
 	RequestType       string
-	RequestReceivedAt time.Time
-	LinkWorkflowID    uuid.UUID
-	Score             float64
+	RequestReceivedAt *time.Time
+	LinkWorkflowID    *uuid.UUID
+	Score             *float64
 }
 
 type AuditReconciliationReport struct {
@@ -89,8 +89,8 @@ type AuditWebhookDelivery struct {
 	AttemptedAt       time.Time
 	WorkflowID        uuid.UUID
 	CustomerID        uuid.UUID
-	CustomerPatientID uuid.UUID
-	RequestType       string
+	CustomerPatientID *uuid.UUID
+	RequestType       *string
 	EventID           string
 	Attempt           int32
 	TargetHost        string
@@ -105,7 +105,7 @@ type AuditWorkflowTimeline struct {
 	CreatedAt         time.Time
 	WorkflowID        uuid.UUID
 	CustomerID        uuid.UUID
-	CustomerPatientID uuid.UUID
+	CustomerPatientID *uuid.UUID
 	RequestType       string
 	FromStatus        *string
 	ToStatus          string
@@ -146,6 +146,9 @@ type MappingEvent struct {
 	WorkflowID        uuid.UUID
 	RequestType       string
 	CreatedAt         time.Time
+	Score             *float64
+	LinkWorkflowID    *uuid.UUID
+	RequestReceivedAt *time.Time
 }
 
 type PatientMapping struct {
@@ -226,17 +229,19 @@ type RiverQueue struct {
 }
 
 type WebhookDelivery struct {
-	ID          int64
-	WorkflowID  uuid.UUID
-	CustomerID  uuid.UUID
-	EventID     string
-	Attempt     int32
-	AttemptedAt time.Time
-	TargetHost  string
-	StatusCode  *int32
-	Error       *string
-	LatencyMs   int32
-	Delivered   bool
+	ID                int64
+	WorkflowID        uuid.UUID
+	CustomerID        uuid.UUID
+	EventID           string
+	Attempt           int32
+	AttemptedAt       time.Time
+	TargetHost        string
+	StatusCode        *int32
+	Error             *string
+	LatencyMs         int32
+	Delivered         bool
+	CustomerPatientID *uuid.UUID
+	RequestType       *string
 }
 
 type Workflow struct {
@@ -261,13 +266,20 @@ type Workflow struct {
 }
 
 type WorkflowEvent struct {
-	ID          int64
-	WorkflowID  uuid.UUID
-	CustomerID  uuid.UUID
+	ID                int64
+	WorkflowID        uuid.UUID
+	CustomerID        uuid.UUID
+	RequestType       string
+	FromStatus        *string
+	ToStatus          string
+	Reason            *string
+	Attempt           int32
+	CreatedAt         time.Time
+	CustomerPatientID *uuid.UUID
+}
+
+type WorkflowTransition struct {
 	RequestType string
-	FromStatus  *string
+	FromStatus  string
 	ToStatus    string
-	Reason      *string
-	Attempt     int32
-	CreatedAt   time.Time
 }
