@@ -4,6 +4,7 @@ package config
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/patientlink/patientlink/internal/link"
@@ -40,7 +41,7 @@ type Log struct {
 // HTTP is the API listener (httpapi and serve).
 type HTTP struct {
 	Addr              string
-	OperatorAddr      string // metrics and pprof apart from customers; empty serves /metrics on Addr
+	OperatorAddr      string // index callbacks, /admin, metrics and pprof apart from customers; empty serves only /metrics, on Addr
 	AdminToken        string // operator endpoints; empty disables them
 	CallbackSecret    []byte // the index signs async search callbacks with it
 	MaxBodyBytes      int64
@@ -78,6 +79,8 @@ func (k Keys) Keyring() (*seal.Keyring, error) {
 // answers.
 type Index struct {
 	URL               string
+	AllowInsecure     bool   // http:// (development)
+	Token             string // bearer credential sent to the index; empty sends none
 	Timeout           time.Duration
 	AutolinkThreshold float64
 	AutolinkMargin    float64
@@ -163,8 +166,8 @@ func Load(getenv func(string) string, sections Section) (Config, error) {
 		c.HTTP = HTTP{
 			Addr:              r.raw("PATIENTLINK_ADDR"),
 			OperatorAddr:      r.raw("PATIENTLINK_OPERATOR_ADDR"),
-			AdminToken:        r.optionalSecret("PATIENTLINK_ADMIN_TOKEN"),
-			CallbackSecret:    r.secret("PATIENTLINK_INDEX_CALLBACK_SECRET"),
+			AdminToken:        r.strongSecret("PATIENTLINK_ADMIN_TOKEN", false),
+			CallbackSecret:    []byte(r.strongSecret("PATIENTLINK_INDEX_CALLBACK_SECRET", true)),
 			MaxBodyBytes:      int64(r.integer("PATIENTLINK_MAX_BODY_BYTES", 1024, 16<<20)),
 			RateLimit:         r.number("PATIENTLINK_RATE_LIMIT"),
 			RateBurst:         r.integer("PATIENTLINK_RATE_BURST", 1, 1000000),
@@ -194,9 +197,14 @@ func Load(getenv func(string) string, sections Section) (Config, error) {
 	if sections&SectionIndex != 0 {
 		c.Index = Index{
 			URL:               r.url("PATIENTLINK_INDEX_URL"),
+			AllowInsecure:     r.boolean("PATIENTLINK_ALLOW_INSECURE_INDEX"),
+			Token:             r.optionalSecret("PATIENTLINK_INDEX_TOKEN"),
 			Timeout:           r.duration("PATIENTLINK_INDEX_TIMEOUT"),
 			AutolinkThreshold: r.fraction("PATIENTLINK_AUTOLINK_THRESHOLD"),
 			AutolinkMargin:    r.fraction("PATIENTLINK_AUTOLINK_MARGIN"),
+		}
+		if !c.Index.AllowInsecure && !strings.HasPrefix(c.Index.URL, "https://") {
+			r.fail("PATIENTLINK_INDEX_URL", "must be an https URL (PATIENTLINK_ALLOW_INSECURE_INDEX=true allows http in development)")
 		}
 	}
 	if sections&SectionWebhook != 0 {

@@ -90,7 +90,7 @@ func setup(t *testing.T, opts setupOpts) *testBundle {
 	logger := slog.New(slog.DiscardHandler)
 	searcher := opts.index
 	if searcher == nil {
-		searcher = index.New(srv.URL, index.Options{Timeout: 2 * time.Second, BreakerFailures: 1000, Logger: logger})
+		searcher = index.New(srv.URL, index.Options{Timeout: 2 * time.Second, BreakerFailures: 1000, Logger: logger, AllowInsecure: true})
 	}
 	maintenance := config.Defaults().Maintenance
 	maintenance.ReconcileEvery, maintenance.StuckReportEvery = 0, 0 // tests run passes themselves

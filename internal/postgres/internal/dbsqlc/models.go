@@ -125,6 +125,14 @@ type Customer struct {
 	WebhookPreviousUntil  *time.Time
 }
 
+type CustomerToken struct {
+	ID         uuid.UUID
+	CustomerID uuid.UUID
+	IssuedAt   time.Time
+	ExpiresAt  time.Time
+	RevokedAt  *time.Time
+}
+
 type IdempotencyKey struct {
 	CustomerID     uuid.UUID
 	Key            string
