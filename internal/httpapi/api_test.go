@@ -41,13 +41,13 @@ type testBundle struct {
 func setup(t *testing.T, tweak ...func(*httpapi.Deps)) *testBundle {
 	t.Helper()
 	pool, _ := pgtest.Pool(t)
-	store := postgres.New(pool, nil)
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	dataKey := make([]byte, 32)
 	_, _ = rand.Read(dataKey)
 	keyring, err := seal.NewKeyring(dataKey)
 	require.NoError(t, err)
+	store := postgres.New(pool, nil).WithSealer(keyring)
 	riverClient, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(t, err)
 	tokens := auth.NewTokens(secret)
@@ -80,9 +80,17 @@ func (b *testBundle) newCustomer(t *testing.T) (link.Customer, string) {
 		ID: uuid.New(), Name: "Clinic", WebhookURL: "https://hooks.example.org/patientlink", WebhookSecret: "whsec_x",
 	})
 	require.NoError(t, err)
-	token, err := b.tokens.Issue(c.ID, time.Hour)
+	return c, b.issue(t, c.ID, time.Hour)
+}
+
+// issue makes a token for customerID and records its id, as `customer
+// token` does.
+func (b *testBundle) issue(t *testing.T, customerID uuid.UUID, ttl time.Duration) string {
+	t.Helper()
+	issued, err := b.tokens.Issue(customerID, ttl)
 	require.NoError(t, err)
-	return c, token
+	require.NoError(t, b.store.TokenRecord(context.Background(), customerID, issued.ID, issued.ExpiresAt))
+	return issued.Token
 }
 
 type response struct {
