@@ -2,8 +2,15 @@ package postgres_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 )
 
@@ -107,4 +114,61 @@ func TestAuditViewsReadHistoryOnly(t *testing.T) {
 	require.InDelta(t, 0.91, score, 1e-9, "the score as it was when linked")
 	require.Equal(t, patOne, patient)
 	require.Equal(t, "LINK", requestType)
+}
+
+type riverUIArgs struct{}
+
+func (riverUIArgs) Kind() string { return "riverui-test" }
+
+// Must show (issue 15): River UI's role lists, retries and cancels jobs and
+// lists queues through River's own client — what River UI does — and
+// cannot read customers, payloads, mappings or history.
+func TestRiverUIRole(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupAudit(t)
+	pool, err := pgxpool.New(ctx, b.login(t, "patientlink_riverui"))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	require.NoError(t, err)
+
+	inserted, err := client.Insert(ctx, riverUIArgs{}, nil)
+	require.NoError(t, err)
+	_, err = b.super.Exec(ctx, "UPDATE river_job SET state = 'discarded', finalized_at = now() WHERE id = $1", inserted.Job.ID)
+	require.NoError(t, err)
+
+	list, err := client.JobList(ctx, river.NewJobListParams().States(rivertype.JobStateDiscarded))
+	require.NoError(t, err)
+	require.Len(t, list.Jobs, 1)
+	retried, err := client.JobRetry(ctx, inserted.Job.ID)
+	require.NoError(t, err)
+	require.Equal(t, rivertype.JobStateAvailable, retried.State)
+	cancelled, err := client.JobCancel(ctx, inserted.Job.ID)
+	require.NoError(t, err)
+	require.Equal(t, rivertype.JobStateCancelled, cancelled.State)
+	_, err = client.QueueList(ctx, river.NewQueueListParams())
+	require.NoError(t, err)
+
+	for _, table := range []string{"customers", "request_payloads", "patient_mappings", "workflows", "workflow_events",
+		"mapping_events", "webhook_deliveries", "idempotency_keys", "customer_tokens", "schema_migrations"} {
+		_, err := pool.Exec(ctx, "SELECT 1 FROM "+table+" LIMIT 1")
+		requireSQLState(t, err, "42501", table)
+	}
+	_, err = pool.Exec(ctx, "SELECT 1 FROM audit.linkage_history LIMIT 1")
+	requireSQLState(t, err, "42501", "audit schema")
+}
+
+// sql/roles.sql creates no login with a password written in it.
+func TestRolesSQLHasNoKnownPassword(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "sql", "roles.sql"))
+	require.NoError(t, err)
+	for i, line := range strings.Split(string(raw), "\n") {
+		code, _, _ := strings.Cut(line, "--")
+		require.NotRegexp(t, `(?i)password\s*'`, code, "sql/roles.sql:%d sets a password", i+1)
+		if strings.Contains(strings.ToUpper(code), "CREATE ROLE") {
+			require.NotContains(t, strings.ToUpper(code), "PASSWORD", "sql/roles.sql:%d", i+1)
+		}
+	}
 }
