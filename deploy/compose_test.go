@@ -69,7 +69,7 @@ func TestComposeDemandsEverySecret(t *testing.T) {
 	raw, err := os.ReadFile("../compose.yaml")
 	require.NoError(t, err)
 	for _, s := range secrets {
-		require.NotRegexp(t, regexp.MustCompile(`\$\{`+s+`:?-`), string(raw), "%s has a default", s)
+		require.NotRegexp(t, `\$\{`+s+`:?-`, string(raw), "%s has a default", s)
 	}
 }
 

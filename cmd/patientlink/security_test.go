@@ -198,9 +198,7 @@ func TestNoPHIInDumpOrLogs(t *testing.T) {
 	}
 	for i, p := range patients {
 		forbidden := []string{p.name, p.dob, p.email, p.phone}
-		for _, part := range strings.Fields(p.name) {
-			forbidden = append(forbidden, part)
-		}
+		forbidden = append(forbidden, strings.Fields(p.name)...)
 		for _, v := range []string{p.name, p.dob, p.email, p.phone, strings.ToLower(p.name)} {
 			forbidden = append(forbidden, hashes(v)...)
 		}

@@ -2,7 +2,6 @@ package index
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -84,5 +83,5 @@ func TestIndexProxyChild(t *testing.T) {
 	c := New("http://index.patientlink.invalid", Options{AllowInsecure: true})
 	_, err := c.Search(context.Background(), testQuery)
 	var e *Error
-	require.True(t, errors.As(err, &e), "the search must fail: %v", err)
+	require.ErrorAs(t, err, &e, "the search must fail")
 }
