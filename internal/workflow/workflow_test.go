@@ -58,11 +58,11 @@ type setupOpts struct {
 func setup(t *testing.T, opts setupOpts) *testBundle {
 	t.Helper()
 	pool, _ := pgtest.Pool(t)
-	store := postgres.New(pool, nil)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	keyring, err := seal.NewKeyring(key)
 	require.NoError(t, err)
+	store := postgres.New(pool, nil).WithSealer(keyring)
 	secret, err := webhooksig.NewSecret()
 	require.NoError(t, err)
 	sink := webhooksink.New(webhooksink.Config{Secrets: []string{secret}, FailFirst: opts.sinkFailFirst, Out: io.Discard})
