@@ -19,11 +19,18 @@
 --                        the tables of schema public and USAGE on their
 --                        sequences, tables of later migrations included
 --                        (default privileges of the migrator); no DDL, no
---                        TRUNCATE, nothing in schema audit. The history
+--                        TRUNCATE, nothing in schema audit; it reads but
+--                        cannot write schema_migrations and
+--                        workflow_transitions (migration 000020). The history
 --                        tables (workflow_events, mapping_events,
 --                        webhook_deliveries, reconciliation_reports) refuse
 --                        its UPDATE and DELETE through their triggers, as
 --                        they refuse everyone's.
+--
+--   patientlink_riverui  NOLOGIN group role of River UI (migration 000021):
+--                        SELECT, INSERT, UPDATE, DELETE on River's tables
+--                        (river_*) and nothing else: no customer, payload,
+--                        mapping, history or schema_migrations.
 --
 --   patientlink_auditor  NOLOGIN group role of auditors. USAGE on schema audit,
 --                        SELECT on its views, EXECUTE on audit.mapping_as_of;
@@ -50,7 +57,6 @@
 
 CREATE ROLE patientlink_service LOGIN IN ROLE patientlink_app;
 -- \password patientlink_service
--- or: ALTER ROLE patientlink_service PASSWORD '...';
 
 -- Optional limits for the service's login:
 -- ALTER ROLE patientlink_service CONNECTION LIMIT 50;
@@ -61,9 +67,10 @@ CREATE ROLE patientlink_service LOGIN IN ROLE patientlink_app;
 -- One login per person, so the server's logs say who looked. The login
 -- gets the group's rights and nothing else. Give it an end date.
 
-CREATE ROLE alice LOGIN PASSWORD 'change-me' VALID UNTIL '2026-12-31' IN ROLE patientlink_auditor;
--- better: CREATE ROLE alice LOGIN VALID UNTIL '2026-12-31' IN ROLE patientlink_auditor;
---         \password alice
+-- No password in the statement: set it with psql's \password, which sends
+-- it hashed and keeps it out of the server log and the shell history.
+CREATE ROLE alice LOGIN VALID UNTIL '2026-12-31' IN ROLE patientlink_auditor;
+-- \password alice
 
 -- Settings are per login (a group role's settings are not inherited), so
 -- make the auditor's sessions read-only and bounded on the login itself:
@@ -88,3 +95,10 @@ ALTER ROLE alice CONNECTION LIMIT 2;
 
 -- CREATE ROLE patientlink_app NOLOGIN;
 -- CREATE ROLE patientlink_auditor NOLOGIN;
+-- CREATE ROLE patientlink_riverui NOLOGIN;   (migration 000021)
+
+
+-- River UI's login --------------------------------------------------------
+
+CREATE ROLE patientlink_riverui_web LOGIN IN ROLE patientlink_riverui;
+-- \password patientlink_riverui_web

@@ -19,7 +19,7 @@ import (
 	"github.com/patientlink/patientlink/internal/webhooksig"
 )
 
-const customerUsage = "usage: patientlink customer create --name NAME [--webhook-url URL] [--json] | token ID | rotate-secret ID [--overlap 72h] | set-webhook ID --url URL|--clear [--actor NAME] [--reason TEXT] | disable ID | enable ID"
+const customerUsage = "usage: patientlink customer create --name NAME [--webhook-url URL] [--json] | token ID [--json] | token revoke ID --token-id T | tokens ID [--json] | rotate-secret ID [--overlap 72h] | set-webhook ID --url URL|--clear [--actor NAME] [--reason TEXT] | disable ID | enable ID"
 
 func runCustomer(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -28,7 +28,11 @@ func runCustomer(ctx context.Context, args []string, getenv func(string) string,
 	if args[0] == "set-webhook" {
 		return customerSetWebhook(ctx, args[1:], getenv, stdout, stderr)
 	}
-	cfg, err := config.Load(getenv, config.SectionDatabase|config.SectionTokens|config.SectionWebhook)
+	cfg, err := config.Load(getenv, config.SectionDatabase|config.SectionTokens|config.SectionKeys|config.SectionWebhook)
+	if err != nil {
+		return err
+	}
+	keyring, err := cfg.Keys.Keyring()
 	if err != nil {
 		return err
 	}
@@ -37,26 +41,16 @@ func runCustomer(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer pool.Close()
-	store := postgres.New(pool, nil)
+	store := postgres.New(pool, nil).WithSealer(keyring)
 	tokens := auth.NewTokens(cfg.Tokens.Secret, cfg.Tokens.Previous...)
 
 	switch args[0] {
 	case "create":
 		return customerCreate(ctx, args[1:], cfg, store, tokens, stdout)
 	case "token":
-		id, err := customerArg(args)
-		if err != nil {
-			return err
-		}
-		if _, err := store.Customer(ctx, id); err != nil {
-			return fmt.Errorf("customer %s: %w", id, err)
-		}
-		token, err := tokens.Issue(id, cfg.Tokens.TTL)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, token)
-		return nil
+		return customerToken(ctx, args[1:], store, tokens, cfg.Tokens.TTL, stdout)
+	case "tokens":
+		return customerTokens(ctx, args[1:], store, stdout)
 	case "rotate-secret":
 		return customerRotateSecret(ctx, args[1:], store, stdout)
 	case "disable", "enable":
@@ -114,9 +108,9 @@ func customerRotateSecret(ctx context.Context, args []string, store *postgres.St
 }
 
 type createdCustomer struct {
-	ID            uuid.UUID `json:"id"`
-	Token         string    `json:"token"`
-	WebhookSecret string    `json:"webhook_secret"`
+	ID uuid.UUID `json:"id"`
+	auth.Issued
+	WebhookSecret string `json:"webhook_secret"`
 }
 
 func customerCreate(ctx context.Context, args []string, cfg config.Config, store *postgres.Store, tokens *auth.Tokens, stdout io.Writer) error {
@@ -143,15 +137,16 @@ func customerCreate(ctx context.Context, args []string, cfg config.Config, store
 	if err != nil {
 		return err
 	}
-	token, err := tokens.Issue(c.ID, cfg.Tokens.TTL)
+	issued, err := issueToken(ctx, store, tokens, c.ID, cfg.Tokens.TTL)
 	if err != nil {
 		return err
 	}
-	out := createdCustomer{ID: c.ID, Token: token, WebhookSecret: secret}
+	out := createdCustomer{ID: c.ID, Issued: issued, WebhookSecret: secret}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(out)
 	}
-	fmt.Fprintf(stdout, "id:             %s\ntoken:          %s\nwebhook secret: %s\n", out.ID, out.Token, out.WebhookSecret)
+	fmt.Fprintf(stdout, "id:             %s\ntoken:          %s\ntoken id:       %s\nexpires at:     %s\nwebhook secret: %s\n",
+		out.ID, out.Token, out.Issued.ID, out.ExpiresAt.UTC().Format(time.RFC3339), out.WebhookSecret)
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,9 +13,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/patientlink/patientlink/internal/auth"
 	"github.com/patientlink/patientlink/internal/config"
 	"github.com/patientlink/patientlink/internal/indexsim"
-	"github.com/patientlink/patientlink/internal/link"
 	"github.com/patientlink/patientlink/internal/postgres"
 	"github.com/patientlink/patientlink/internal/schema"
 	"github.com/patientlink/patientlink/internal/webhooksink"
@@ -66,7 +65,7 @@ patientlink development setup
 `, env("DATABASE_URL"), env("PATIENTLINK_ADDR"), demo.ID, devDir, devDir, env("PATIENTLINK_INDEX_URL"), demoWebhookURL)
 
 	simArgs := []string{"--addr", strings.TrimPrefix(env("PATIENTLINK_INDEX_URL"), "http://"),
-		"--callback-url", "http://" + env("PATIENTLINK_ADDR"), "--callback-secret", env("PATIENTLINK_INDEX_CALLBACK_SECRET"),
+		"--callback-url", "http://" + env("PATIENTLINK_OPERATOR_ADDR"), "--callback-secret", env("PATIENTLINK_INDEX_CALLBACK_SECRET"),
 		"--error-rate", fmt.Sprint(*indexErrors)}
 	if *indexAsync {
 		simArgs = append(simArgs, "--async")
@@ -97,6 +96,8 @@ patientlink development setup
 func devEnv(ctx context.Context, getenv func(string) string, stderr io.Writer) (func(string) string, error) {
 	vals := map[string]string{
 		"PATIENTLINK_ALLOW_INSECURE_WEBHOOKS": "true",
+		"PATIENTLINK_ALLOW_INSECURE_INDEX":    "true",
+		"PATIENTLINK_OPERATOR_ADDR":           "127.0.0.1:9090", // the index's callbacks arrive here
 		"PATIENTLINK_LOG_FORMAT":              "text",
 	}
 	if getenv("DATABASE_URL") == "" {
@@ -172,7 +173,7 @@ const demoWebhookURL = "http://127.0.0.1:8091/webhook"
 func ensureDemoCustomer(ctx context.Context, env func(string) string) (createdCustomer, error) {
 	path := filepath.Join(devDir, "demo.json")
 	var demo createdCustomer
-	cfg, err := config.Load(env, config.SectionDatabase)
+	cfg, err := config.Load(env, config.SectionDatabase|config.SectionTokens)
 	if err != nil {
 		return demo, err
 	}
@@ -183,10 +184,17 @@ func ensureDemoCustomer(ctx context.Context, env func(string) string) (createdCu
 	defer pool.Close()
 	store := postgres.New(pool, nil)
 	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &demo) == nil {
-		if _, err := store.Customer(ctx, demo.ID); err == nil {
+		// A demo whose token is not active (say, one from before tokens had
+		// recorded ids) is made again.
+		claims, err := auth.NewTokens(cfg.Tokens.Secret).Verify(demo.Token)
+		active := false
+		if err == nil {
+			if active, err = store.TokenActive(ctx, demo.ID, claims.TokenID); err != nil {
+				return demo, err
+			}
+		}
+		if active {
 			return demo, nil
-		} else if !errors.Is(err, link.ErrNotFound) {
-			return demo, err
 		}
 	}
 	var out strings.Builder

@@ -24,29 +24,43 @@ import (
 // service is the binary serving --role all in-process, with an index
 // simulator and a webhook sink on loopback.
 type service struct {
-	base   string
-	token  string
-	env    harness.Env
-	sim    *indexsim.Server
-	sink   *webhooksink.Sink
-	secret []byte // index callback secret
+	base     string
+	operator string // the operator listener
+	token    string
+	env      harness.Env
+	sim      *indexsim.Server
+	sink     *webhooksink.Sink
+	secret   []byte // index callback secret
 }
 
 func startService(t *testing.T, simCfg indexsim.Config, sinkFailFirst int) *service {
 	t.Helper()
+	return startServiceLogging(t, simCfg, sinkFailFirst, nil)
+}
+
+// startServiceLogging is startService with its log, at debug level and in
+// JSON, written to logs (nil: warnings only, discarded).
+func startServiceLogging(t *testing.T, simCfg indexsim.Config, sinkFailFirst int, logs io.Writer) *service {
+	t.Helper()
 	ctx := context.Background()
-	addr := freeAddr(t)
+	addr, operatorAddr := freeAddr(t), freeAddr(t)
 	env := harness.ServiceEnv(pgtest.URL(t), "").With(harness.Env{
 		"PATIENTLINK_ADDR":                   addr,
+		"PATIENTLINK_OPERATOR_ADDR":          operatorAddr,
 		"PATIENTLINK_FETCH_POLL_INTERVAL":    "50ms",
 		"PATIENTLINK_WEBHOOK_RETRY_SCHEDULE": "0s,20ms,20ms,20ms,20ms",
-		"PATIENTLINK_ADMIN_TOKEN":            "admin-token-for-tests",
+		"PATIENTLINK_ADMIN_TOKEN":            harness.Secrets()["PATIENTLINK_DATA_KEY"],
 		"PATIENTLINK_LOG_LEVEL":              "warn",
 	})
+	if logs != nil {
+		env["PATIENTLINK_LOG_LEVEL"], env["PATIENTLINK_LOG_FORMAT"] = "debug", "json"
+	} else {
+		logs = io.Discard
+	}
 	callbackSecret := []byte(env["PATIENTLINK_INDEX_CALLBACK_SECRET"])
 	simCfg.Seed, simCfg.Size = 1, 1000
 	if simCfg.Async {
-		simCfg.CallbackURL, simCfg.CallbackSecret = "http://"+addr, callbackSecret
+		simCfg.CallbackURL, simCfg.CallbackSecret = "http://"+operatorAddr, callbackSecret
 	}
 	sim := indexsim.New(simCfg)
 	simSrv := httptest.NewServer(sim.Handler())
@@ -65,8 +79,8 @@ func startService(t *testing.T, simCfg indexsim.Config, sinkFailFirst int) *serv
 	sink := webhooksink.New(webhooksink.Config{Secrets: []string{created.WebhookSecret}, FailFirst: sinkFailFirst})
 	sinkHolder.h = sink.Handler()
 
-	startServe(ctx, t, env, "all")
-	return &service{base: "http://" + addr, token: created.Token, env: env, sim: sim, sink: sink, secret: callbackSecret}
+	startServeLogging(ctx, t, env, "all", logs)
+	return &service{base: "http://" + addr, operator: "http://" + operatorAddr, token: created.Token, env: env, sim: sim, sink: sink, secret: callbackSecret}
 }
 
 func (s *service) call(t *testing.T, method, path, key string, body any) (int, map[string]any) {
@@ -194,17 +208,17 @@ func TestServeAsyncSearch(t *testing.T) {
 	require.NoError(t, queryRow(t, s.env["DATABASE_URL"], "SELECT search_id FROM workflows WHERE id = $1", id).Scan(&searchID))
 	body, _ := json.Marshal(index.CallbackBody{SearchID: searchID, Results: []index.Result{{ID: "someone-else", Score: 0.99}}})
 	post := func(sig string) int {
-		req, _ := http.NewRequest(http.MethodPost, s.base+"/internal/search-results/"+searchID, bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, s.operator+index.CallbackPath(searchID), bytes.NewReader(body))
 		req.Header.Set(index.SignatureHeader, sig)
 		res, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		res.Body.Close()
 		return res.StatusCode
 	}
-	require.Equal(t, http.StatusUnauthorized, post(index.SignCallback([]byte("wrong-secret-wrong-secret"), body, time.Now())))
-	require.Equal(t, http.StatusUnauthorized, post(index.SignCallback(s.secret, body, time.Now().Add(-time.Hour))), "stale")
+	require.Equal(t, http.StatusUnauthorized, post(index.SignCallback([]byte("wrong-secret-wrong-secret"), index.CallbackPath(searchID), body, time.Now())))
+	require.Equal(t, http.StatusUnauthorized, post(index.SignCallback(s.secret, index.CallbackPath(searchID), body, time.Now().Add(-time.Hour))), "stale")
 	require.Equal(t, http.StatusUnauthorized, post(""), "unsigned")
-	require.Equal(t, http.StatusOK, post(index.SignCallback(s.secret, body, time.Now())), "a repeat is a harmless no-op")
+	require.Equal(t, http.StatusOK, post(index.SignCallback(s.secret, index.CallbackPath(searchID), body, time.Now())), "a repeat is a harmless no-op")
 
 	_, m := s.call(t, http.MethodGet, "/patient/"+patient.String(), "", nil)
 	require.Equal(t, p.ID, m["internal-patient-id"], "the repeat changed nothing")

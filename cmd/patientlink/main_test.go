@@ -38,8 +38,14 @@ func createCustomer(ctx context.Context, t *testing.T, env harness.Env, webhookU
 // unless it is a worker (no HTTP), waits for its /healthz.
 func startServe(ctx context.Context, t *testing.T, env harness.Env, role string) *harness.InProcess {
 	t.Helper()
+	return startServeLogging(ctx, t, env, role, io.Discard)
+}
+
+// startServeLogging is startServe with the process's log written to stderr.
+func startServeLogging(ctx context.Context, t *testing.T, env harness.Env, role string, stderr io.Writer) *harness.InProcess {
+	t.Helper()
 	p := harness.StartInProcess(ctx, func(ctx context.Context) error {
-		return run(ctx, []string{"serve", "--role", role}, env.Getenv, io.Discard, io.Discard)
+		return run(ctx, []string{"serve", "--role", role}, env.Getenv, io.Discard, stderr)
 	})
 	t.Cleanup(func() { _ = p.Stop(20 * time.Second) })
 	if role != "worker" {

@@ -1,9 +1,10 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/patientlink/patientlink/internal/config"
 	"github.com/patientlink/patientlink/internal/schema"
@@ -16,7 +17,7 @@ func runMigrate(args []string, getenv func(string) string, stdout io.Writer) err
 	}
 	dbURL := cfg.Database.URL
 	if len(args) == 0 {
-		return fmt.Errorf("usage: patientlink migrate up|down [N]|version")
+		return errors.New(migrateUsage)
 	}
 	switch args[0] {
 	case "up":
@@ -24,18 +25,12 @@ func runMigrate(args []string, getenv func(string) string, stdout io.Writer) err
 			return err
 		}
 	case "down":
-		steps := 0
-		if len(args) > 1 {
-			if steps, err = strconv.Atoi(args[1]); err != nil || steps < 1 {
-				return fmt.Errorf("migrate down takes a number of steps ≥ 1, or nothing for all")
-			}
-		}
-		if err := schema.Down(dbURL, steps); err != nil {
+		if err := migrateDown(dbURL, args[1:]); err != nil {
 			return err
 		}
 	case "version":
 	default:
-		return fmt.Errorf("usage: patientlink migrate up|down [N]|version")
+		return errors.New(migrateUsage)
 	}
 	version, dirty, err := schema.Version(dbURL)
 	if err != nil {
@@ -48,4 +43,36 @@ func runMigrate(args []string, getenv func(string) string, stdout io.Writer) err
 	}
 	fmt.Fprintln(stdout)
 	return nil
+}
+
+const migrateUsage = "usage: patientlink migrate up | down --to N | down --all --yes | version"
+
+// migrateDown reverts to version N (--to N), or everything (--all --yes).
+// Nothing else: migrating down drops tables, and below the history's
+// migrations the history itself.
+func migrateDown(dbURL string, args []string) error {
+	fs := flag.NewFlagSet("migrate down", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	to := fs.Int("to", -1, "the version to go down to")
+	all := fs.Bool("all", false, "revert every migration (drops all data, history included)")
+	yes := fs.Bool("yes", false, "confirm --all")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return fmt.Errorf("migrate down needs --to N or --all --yes (%s)", migrateUsage)
+	}
+	switch {
+	case *all && *yes && *to < 0:
+		return schema.Down(dbURL, 0)
+	case *all:
+		return errors.New("migrate down --all drops every table, the history included: add --yes to confirm")
+	case *to >= 0:
+		version, _, err := schema.Version(dbURL)
+		if err != nil {
+			return err
+		}
+		if uint(*to) >= version {
+			return fmt.Errorf("the schema is at version %d: --to %d is not below it", version, *to)
+		}
+		return schema.DownTo(dbURL, uint(*to))
+	}
+	return fmt.Errorf("migrate down needs --to N or --all --yes: without them it would drop everything, the history included (%s)", migrateUsage)
 }

@@ -62,11 +62,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	svc := workflow.New(workflow.Deps{
-		Store:       postgres.New(pool, m),
-		Keyring:     keyring,
-		Index:       index.New(cfg.Index.URL, index.Options{Timeout: cfg.Index.Timeout, Logger: logger}),
+		Store:   postgres.New(pool, m).WithSealer(keyring),
+		Keyring: keyring,
+		Index: index.New(cfg.Index.URL, index.Options{
+			Timeout: cfg.Index.Timeout, Logger: logger, Token: cfg.Index.Token, AllowInsecure: cfg.Index.AllowInsecure,
+		}),
 		Sender:      webhook.NewSender(webhook.Options{Timeout: cfg.Webhook.Timeout, AllowInsecure: cfg.Webhook.AllowInsecure, AllowCIDRs: cfg.Webhook.AllowCIDRs}),
-		Policy:      cfg.Index.Policy(),
+		Policy:      cfg.Matching.Policy(),
 		Webhook:     cfg.Webhook,
 		Maintenance: cfg.Maintenance,
 		Logger:      logger,
@@ -95,9 +97,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		logger.Info("River workers started", "link_workers", cfg.Workers.LinkWorkers, "webhook_workers", cfg.Workers.WebhookWorkers)
 		wg.Go(func() { svc.RunGauges(bgCtx, 15*time.Second) })
 	}
+	latest, err := schema.Latest()
+	if err != nil {
+		return err
+	}
+	deps := httpapi.Deps{
+		Logger:        logger,
+		Config:        cfg.HTTP,
+		Service:       svc,
+		Tokens:        auth.NewTokens(cfg.Tokens.Secret, cfg.Tokens.Previous...),
+		Metrics:       m,
+		OpenAPI:       openAPISpec,
+		SchemaVersion: latest,
+	}
 	if cfg.HTTP.OperatorAddr != "" {
 		wg.Go(func() {
-			if err := serveHTTP(bgCtx, logger, operatorServer(cfg.HTTP.OperatorAddr, m), time.Second); err != nil {
+			if err := serveHTTP(bgCtx, logger, operatorServer(cfg.HTTP, httpapi.NewOperatorServer(deps)), time.Second); err != nil {
 				logger.Error("operator server stopped", "error", err)
 			}
 		})
@@ -105,19 +120,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	var serveErr error
 	if cfg.Role != "worker" {
-		latest, err := schema.Latest()
-		if err != nil {
-			return err
-		}
-		handler := httpapi.NewServer(httpapi.Deps{
-			Logger:        logger,
-			Config:        cfg.HTTP,
-			Service:       svc,
-			Tokens:        auth.NewTokens(cfg.Tokens.Secret, cfg.Tokens.Previous...),
-			Metrics:       m,
-			OpenAPI:       openAPISpec,
-			SchemaVersion: latest,
-		})
+		handler := httpapi.NewServer(deps)
 		srv := &http.Server{
 			Addr:              cfg.HTTP.Addr,
 			Handler:           handler,
@@ -139,16 +142,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return serveErr
 }
 
-// operatorServer serves metrics and profiles apart from customer traffic.
-func operatorServer(addr string, m *metrics.Metrics) *http.Server {
+// operatorServer serves the operator routes (index callbacks, /admin,
+// metrics) and profiles apart from customer traffic.
+func operatorServer(cfg config.HTTP, routes http.Handler) *http.Server {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", m.Handler())
+	mux.Handle("/", routes)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return &http.Server{
+		Addr: cfg.OperatorAddr, Handler: mux, ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout: cfg.ReadTimeout, IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: cfg.MaxHeaderBytes,
+	}
 }
 
 // stopRiver lets running jobs finish for up to soft, then cancels them: a

@@ -20,9 +20,9 @@ import (
 
 // operatorService opens what the operator commands need: the use cases
 // over a pool, with a River client that only inserts. They read only the
-// database, log, maintenance, webhook and index sections: no secrets.
+// database, log, maintenance, webhook and matching sections: no secrets.
 func operatorService(ctx context.Context, getenv func(string) string, stderr io.Writer) (*workflow.Service, func(), error) {
-	cfg, err := config.Load(getenv, config.SectionDatabase|config.SectionLog|config.SectionMaintenance|config.SectionWebhook|config.SectionIndex)
+	cfg, err := config.Load(getenv, config.SectionDatabase|config.SectionLog|config.SectionMaintenance|config.SectionWebhook|config.SectionMatching)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -39,7 +39,7 @@ func operatorService(ctx context.Context, getenv func(string) string, stderr io.
 		Store:       postgres.New(pool, nil),
 		Maintenance: cfg.Maintenance,
 		Webhook:     cfg.Webhook,
-		Policy:      cfg.Index.Policy(),
+		Policy:      cfg.Matching.Policy(),
 		Logger:      newLogger(stderr, cfg.Log),
 	})
 	svc.UseRiver(client)

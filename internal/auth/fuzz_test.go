@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,19 +27,20 @@ func fuzzTokens() *Tokens {
 // FuzzVerify feeds arbitrary tokens to Verify. It must never panic, and it
 // may accept a token only when an independent check agrees: three
 // segments, an HS256 header, a signature that is our HMAC of the first
-// two, our issuer, a future expiry and the customer id as subject.
+// two, our issuer and audience, a future expiry and the customer id as subject.
 func FuzzVerify(f *testing.F) {
 	tokens := fuzzTokens()
 	customer := uuid.MustParse("6f1c2a34-8f1e-4c4e-9d6b-0c1f2e3d4a5b")
-	valid, err := tokens.Issue(customer, time.Hour)
+	issued, err := tokens.Issue(customer, time.Hour)
 	if err != nil {
 		f.Fatal(err)
 	}
+	valid := issued.Token
 	expired, _ := tokens.Issue(customer, -time.Minute)
 	parts := strings.Split(valid, ".")
 	enc := base64.RawURLEncoding.EncodeToString
 	f.Add(valid)
-	f.Add(expired)
+	f.Add(expired.Token)
 	f.Add(enc([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + ".")
 	f.Add(enc([]byte(`{"alg":"HS512","typ":"JWT"}`)) + "." + parts[1] + "." + parts[2])
 	f.Add(parts[0] + "." + enc([]byte(`{"iss":"patientlink","sub":"`+uuid.NewString()+`","exp":9999999999}`)) + "." + parts[2])
@@ -49,14 +51,14 @@ func FuzzVerify(f *testing.F) {
 	f.Add(strings.Repeat("A", 4096) + "." + strings.Repeat("B", 4096) + ".")
 
 	f.Fuzz(func(t *testing.T, token string) {
-		id, err := tokens.Verify(token)
+		claims, err := tokens.Verify(token)
 		if err != nil {
 			if err != ErrInvalidToken {
 				t.Fatalf("Verify returned %v, want only ErrInvalidToken", err)
 			}
 			return
 		}
-		if why := independentlyValid(token, id); why != "" {
+		if why := independentlyValid(token, claims.CustomerID); why != "" {
 			t.Fatalf("Verify accepted %q: %s", token, why)
 		}
 	})
@@ -99,6 +101,7 @@ func independentlyValid(token string, id uuid.UUID) string {
 	var c struct {
 		Iss string      `json:"iss"`
 		Sub string      `json:"sub"`
+		Aud any         `json:"aud"`
 		Exp json.Number `json:"exp"`
 	}
 	if json.Unmarshal(claimsJSON, &c) != nil {
@@ -108,12 +111,25 @@ func independentlyValid(token string, id uuid.UUID) string {
 	switch {
 	case c.Iss != issuer:
 		return "issuer is " + c.Iss
+	case c.Aud != audience && !slices.Contains(asStrings(c.Aud), audience):
+		return "audience is not ours"
 	case err != nil || exp <= float64(fuzzNow.Unix()):
 		return "expired or no expiry"
 	case mustParse(c.Sub) != id:
 		return "subject is not the id returned"
 	}
 	return ""
+}
+
+func asStrings(v any) []string {
+	list, _ := v.([]any)
+	var out []string
+	for _, e := range list {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func mustParse(s string) uuid.UUID {
@@ -130,12 +146,14 @@ func TestFuzzSeeds(t *testing.T) {
 	t.Parallel()
 	tokens := fuzzTokens()
 	customer := uuid.New()
-	valid, err := tokens.Issue(customer, time.Hour)
+	issued, err := tokens.Issue(customer, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := tokens.Verify(valid)
-	if err != nil || id != customer {
+	valid := issued.Token
+	claims, err := tokens.Verify(valid)
+	id := claims.CustomerID
+	if err != nil || id != customer || claims.TokenID != issued.ID {
 		t.Fatalf("valid token: %v %v", id, err)
 	}
 	if why := independentlyValid(valid, id); why != "" {

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -53,7 +52,7 @@ func ackSteps(p Patient, d time.Duration) ([]StepCost, error) {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	tokens := auth.NewTokens(key)
-	token, err := tokens.Issue(uuid.New(), time.Hour)
+	issued, err := tokens.Issue(uuid.New(), time.Hour)
 	if err != nil {
 		return nil, err
 	}
@@ -74,11 +73,11 @@ func ackSteps(p Patient, d time.Duration) ([]StepCost, error) {
 	wf := uuid.Must(uuid.NewV7())
 	var sink any
 	out := []StepCost{
-		measure("token check (HS256 JWT verify)", d, func() { sink, _ = tokens.Verify(token) }),
+		measure("token check (HS256 JWT verify)", d, func() { sink, _ = tokens.Verify(issued.Token) }),
 		measure("JSON decode + validation (link.ParseRequest)", d, func() { sink, _ = link.ParseRequest(body, now) }),
 		measure("canonical form (Request.Canonical)", d, func() { sink = req.Canonical() }),
 		measure("seal (AES-256-GCM)", d, func() { _, sink, _ = keyring.Seal(canonical, wf[:]) }),
-		measure("request hash (SHA-256)", d, func() { h := sha256.Sum256(canonical); sink = h }),
+		measure("request fingerprint (HMAC-SHA256)", d, func() { sink = keyring.Fingerprint(canonical) }),
 		measure("workflow id (UUIDv7)", d, func() { sink, _ = uuid.NewV7() }),
 		measure("202 body (json.Marshal)", d, func() {
 			sink, _ = json.Marshal(struct {

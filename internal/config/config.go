@@ -4,6 +4,7 @@ package config
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/patientlink/patientlink/internal/link"
@@ -20,6 +21,7 @@ type Config struct {
 	Tokens      Tokens
 	Keys        Keys
 	Index       Index
+	Matching    Matching
 	Webhook     Webhook
 	Workers     Workers
 	Maintenance Maintenance
@@ -40,7 +42,7 @@ type Log struct {
 // HTTP is the API listener (httpapi and serve).
 type HTTP struct {
 	Addr              string
-	OperatorAddr      string // metrics and pprof apart from customers; empty serves /metrics on Addr
+	OperatorAddr      string // index callbacks, /admin, metrics and pprof apart from customers; empty serves only /metrics, on Addr
 	AdminToken        string // operator endpoints; empty disables them
 	CallbackSecret    []byte // the index signs async search callbacks with it
 	MaxBodyBytes      int64
@@ -77,15 +79,21 @@ func (k Keys) Keyring() (*seal.Keyring, error) {
 // Index is the internal patient index and the policy applied to its
 // answers.
 type Index struct {
-	URL               string
-	Timeout           time.Duration
+	URL           string
+	AllowInsecure bool   // http:// (development)
+	Token         string // bearer credential sent to the index; empty sends none
+	Timeout       time.Duration
+}
+
+// Matching is the policy the index's scores are judged by (workflow).
+type Matching struct {
 	AutolinkThreshold float64
 	AutolinkMargin    float64
 }
 
-// Policy is the matching policy the index's scores are judged by.
-func (i Index) Policy() link.Policy {
-	return link.Policy{Threshold: i.AutolinkThreshold, Margin: i.AutolinkMargin}
+// Policy is the matching policy in force.
+func (m Matching) Policy() link.Policy {
+	return link.Policy{Threshold: m.AutolinkThreshold, Margin: m.AutolinkMargin}
 }
 
 // Webhook is how customers are notified.
@@ -133,13 +141,14 @@ const (
 	SectionTokens
 	SectionKeys
 	SectionIndex
+	SectionMatching
 	SectionWebhook
 	SectionWorkers
 	SectionMaintenance
 
 	// SectionAll is what serve needs.
 	SectionAll = SectionDatabase | SectionLog | SectionHTTP | SectionTokens | SectionKeys |
-		SectionIndex | SectionWebhook | SectionWorkers | SectionMaintenance
+		SectionIndex | SectionMatching | SectionWebhook | SectionWorkers | SectionMaintenance
 )
 
 // Load reads the sections asked for. Every problem is reported at once,
@@ -163,8 +172,8 @@ func Load(getenv func(string) string, sections Section) (Config, error) {
 		c.HTTP = HTTP{
 			Addr:              r.raw("PATIENTLINK_ADDR"),
 			OperatorAddr:      r.raw("PATIENTLINK_OPERATOR_ADDR"),
-			AdminToken:        r.optionalSecret("PATIENTLINK_ADMIN_TOKEN"),
-			CallbackSecret:    r.secret("PATIENTLINK_INDEX_CALLBACK_SECRET"),
+			AdminToken:        r.strongSecret("PATIENTLINK_ADMIN_TOKEN", false),
+			CallbackSecret:    []byte(r.strongSecret("PATIENTLINK_INDEX_CALLBACK_SECRET", true)),
 			MaxBodyBytes:      int64(r.integer("PATIENTLINK_MAX_BODY_BYTES", 1024, 16<<20)),
 			RateLimit:         r.number("PATIENTLINK_RATE_LIMIT"),
 			RateBurst:         r.integer("PATIENTLINK_RATE_BURST", 1, 1000000),
@@ -193,8 +202,17 @@ func Load(getenv func(string) string, sections Section) (Config, error) {
 	}
 	if sections&SectionIndex != 0 {
 		c.Index = Index{
-			URL:               r.url("PATIENTLINK_INDEX_URL"),
-			Timeout:           r.duration("PATIENTLINK_INDEX_TIMEOUT"),
+			URL:           r.url("PATIENTLINK_INDEX_URL"),
+			AllowInsecure: r.boolean("PATIENTLINK_ALLOW_INSECURE_INDEX"),
+			Token:         r.optionalSecret("PATIENTLINK_INDEX_TOKEN"),
+			Timeout:       r.duration("PATIENTLINK_INDEX_TIMEOUT"),
+		}
+		if !c.Index.AllowInsecure && !strings.HasPrefix(c.Index.URL, "https://") {
+			r.fail("PATIENTLINK_INDEX_URL", "must be an https URL (PATIENTLINK_ALLOW_INSECURE_INDEX=true allows http in development)")
+		}
+	}
+	if sections&SectionMatching != 0 {
+		c.Matching = Matching{
 			AutolinkThreshold: r.fraction("PATIENTLINK_AUTOLINK_THRESHOLD"),
 			AutolinkMargin:    r.fraction("PATIENTLINK_AUTOLINK_MARGIN"),
 		}
@@ -239,7 +257,7 @@ func Load(getenv func(string) string, sections Section) (Config, error) {
 // tools; sections whose variables have no default (secrets, the database)
 // stay empty.
 func Defaults() Config {
-	c, _ := Load(func(string) string { return "" }, SectionLog|SectionHTTP|SectionIndex|SectionWebhook|SectionWorkers|SectionMaintenance)
+	c, _ := Load(func(string) string { return "" }, SectionLog|SectionHTTP|SectionIndex|SectionMatching|SectionWebhook|SectionWorkers|SectionMaintenance)
 	c.HTTP.CallbackSecret = nil
 	return c
 }

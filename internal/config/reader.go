@@ -87,16 +87,23 @@ func (r *reader) duration(name string) time.Duration {
 	return d
 }
 
-// secret is a required shared secret of at least 16 bytes, taken as given.
-func (r *reader) secret(name string) []byte {
+// strongSecret is a shared secret with at least 32 bytes of entropy:
+// standard base64 of 32 or more random bytes (`openssl rand -base64 32`),
+// used as given (the characters, not the decoded bytes), like the index
+// and operators hold it.
+func (r *reader) strongSecret(name string, required bool) string {
 	v := r.raw(name)
-	if len(v) < 16 {
-		r.fail(name, "is required: a shared secret of at least 16 characters")
-		return nil
+	if v == "" && !required {
+		return ""
 	}
-	return []byte(v)
+	if b, err := base64.StdEncoding.DecodeString(v); err != nil || len(b) < 32 {
+		r.fail(name, "must be at least 32 random bytes in standard base64 (openssl rand -base64 32)")
+		return ""
+	}
+	return v
 }
 
+// optionalSecret is a credential of another system, taken as given.
 func (r *reader) optionalSecret(name string) string {
 	v := r.raw(name)
 	if v != "" && len(v) < 16 {

@@ -28,12 +28,13 @@ func Secrets() Env {
 }
 
 // ServiceEnv is what every harnessed process shares: fresh secrets, the
-// database, the index ("" leaves the service's default) and webhooks over
-// plain http, because every receiver listens on 127.0.0.1.
+// database, the index ("" leaves the service's default) and webhooks and
+// the index over plain http, because every server listens on 127.0.0.1.
 func ServiceEnv(databaseURL, indexURL string) Env {
 	e := Secrets()
 	e["DATABASE_URL"] = databaseURL
 	e["PATIENTLINK_ALLOW_INSECURE_WEBHOOKS"] = "true"
+	e["PATIENTLINK_ALLOW_INSECURE_INDEX"] = "true"
 	if indexURL != "" {
 		e["PATIENTLINK_INDEX_URL"] = indexURL
 	}

@@ -30,6 +30,7 @@ import (
 
 type testBundle struct {
 	url     string
+	opURL   string // the operator listener: index callbacks, admin
 	pool    *pgxpool.Pool
 	store   *postgres.Store
 	keyring *seal.Keyring
@@ -41,13 +42,13 @@ type testBundle struct {
 func setup(t *testing.T, tweak ...func(*httpapi.Deps)) *testBundle {
 	t.Helper()
 	pool, _ := pgtest.Pool(t)
-	store := postgres.New(pool, nil)
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	dataKey := make([]byte, 32)
 	_, _ = rand.Read(dataKey)
 	keyring, err := seal.NewKeyring(dataKey)
 	require.NoError(t, err)
+	store := postgres.New(pool, nil).WithSealer(keyring)
 	riverClient, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(t, err)
 	tokens := auth.NewTokens(secret)
@@ -68,8 +69,10 @@ func setup(t *testing.T, tweak ...func(*httpapi.Deps)) *testBundle {
 	}
 	srv := httptest.NewServer(httpapi.NewServer(deps))
 	t.Cleanup(srv.Close)
+	op := httptest.NewServer(httpapi.NewOperatorServer(deps))
+	t.Cleanup(op.Close)
 
-	b := &testBundle{url: srv.URL, pool: pool, store: store, keyring: keyring, tokens: tokens}
+	b := &testBundle{url: srv.URL, opURL: op.URL, pool: pool, store: store, keyring: keyring, tokens: tokens}
 	b.cust, b.token = b.newCustomer(t)
 	return b
 }
@@ -80,9 +83,17 @@ func (b *testBundle) newCustomer(t *testing.T) (link.Customer, string) {
 		ID: uuid.New(), Name: "Clinic", WebhookURL: "https://hooks.example.org/patientlink", WebhookSecret: "whsec_x",
 	})
 	require.NoError(t, err)
-	token, err := b.tokens.Issue(c.ID, time.Hour)
+	return c, b.issue(t, c.ID, time.Hour)
+}
+
+// issue makes a token for customerID and records its id, as `customer
+// token` does.
+func (b *testBundle) issue(t *testing.T, customerID uuid.UUID, ttl time.Duration) string {
+	t.Helper()
+	issued, err := b.tokens.Issue(customerID, ttl)
 	require.NoError(t, err)
-	return c, token
+	require.NoError(t, b.store.TokenRecord(context.Background(), customerID, issued.ID, issued.ExpiresAt))
+	return issued.Token
 }
 
 type response struct {
@@ -100,7 +111,18 @@ func (r response) json(t *testing.T) map[string]any {
 
 func (b *testBundle) do(t *testing.T, method, path string, header map[string]string, body string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, b.url+path, bytes.NewBufferString(body))
+	return b.request(t, b.url, method, path, header, body)
+}
+
+// op sends a request to the operator listener.
+func (b *testBundle) op(t *testing.T, method, path string, header map[string]string, body string) response {
+	t.Helper()
+	return b.request(t, b.opURL, method, path, header, body)
+}
+
+func (b *testBundle) request(t *testing.T, base, method, path string, header map[string]string, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, bytes.NewBufferString(body))
 	require.NoError(t, err)
 	for k, v := range header {
 		req.Header.Set(k, v)

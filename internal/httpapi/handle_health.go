@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -26,25 +27,56 @@ func isUnavailable(err error) bool {
 	return errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err)
 }
 
+// readyzEvery bounds /readyz's database probes: at most one per interval
+// per process, however often it is asked, so it cannot load the database.
+const readyzEvery = time.Second
+
+// readiness caches the last probe. Requests arriving while one probes wait
+// for its answer rather than starting their own.
+type readiness struct {
+	d  Deps
+	mu sync.Mutex
+	at time.Time
+	// the last answer
+	version int64
+	detail  string
+}
+
+func (rd *readiness) check(ctx context.Context) (int64, string) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if now := rd.d.Now(); rd.at.IsZero() || now.Sub(rd.at) >= readyzEvery || now.Before(rd.at) {
+		rd.version, rd.detail = rd.probe(ctx)
+		rd.at = rd.d.Now()
+	}
+	return rd.version, rd.detail
+}
+
+func (rd *readiness) probe(ctx context.Context) (int64, string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	version, dirty, err := rd.d.Service.SchemaVersion(ctx)
+	switch {
+	case err != nil:
+		return version, "the database is not reachable"
+	case dirty:
+		return version, fmt.Sprintf("schema version %d is dirty: a migration failed half-way", version)
+	case uint(version) < rd.d.SchemaVersion:
+		return version, fmt.Sprintf("schema version %d, this binary needs %d: run patientlink migrate up", version, rd.d.SchemaVersion)
+	}
+	return version, ""
+}
+
 // handleReadyz answers 200 when the database answers and its schema is at
 // least the version this binary expects, else 503: a load balancer sends no
 // traffic to a process that could only fail. A newer schema is fine —
 // migrations are additive, and a rolling deploy migrates before the new
-// binaries start, so the old ones must stay ready meanwhile.
+// binaries start, so the old ones must stay ready meanwhile. The answer
+// is at most readyzEvery old.
 func handleReadyz(d Deps) http.Handler {
+	rd := &readiness{d: d}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		version, dirty, err := d.Service.SchemaVersion(ctx)
-		var detail string
-		switch {
-		case err != nil:
-			detail = "the database is not reachable"
-		case dirty:
-			detail = fmt.Sprintf("schema version %d is dirty: a migration failed half-way", version)
-		case uint(version) < d.SchemaVersion:
-			detail = fmt.Sprintf("schema version %d, this binary needs %d: run patientlink migrate up", version, d.SchemaVersion)
-		}
+		version, detail := rd.check(r.Context())
 		if detail != "" {
 			p := problem(http.StatusServiceUnavailable, "not-ready", "Not ready", detail)
 			p.RetryAfter = 1

@@ -266,7 +266,7 @@ func TestAuthRefusesDisabledAndUnknownCustomers(t *testing.T) {
 
 	ghost, err := b.tokens.Issue(uuid.New(), 3600e9)
 	require.NoError(t, err)
-	res := b.do(t, http.MethodPost, "/link", map[string]string{"Authorization": "Bearer " + ghost, "Idempotency-Key": "k", "Content-Type": "application/json"}, body)
+	res := b.do(t, http.MethodPost, "/link", map[string]string{"Authorization": "Bearer " + ghost.Token, "Idempotency-Key": "k", "Content-Type": "application/json"}, body)
 	require.Equal(t, http.StatusUnauthorized, res.status)
 }
 

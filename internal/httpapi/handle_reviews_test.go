@@ -45,19 +45,19 @@ func TestAdminReviews(t *testing.T) {
 	}
 
 	// Oldest first, paged.
-	res := b.do(t, http.MethodGet, "/admin/reviews?status=open&limit=2", admin, "")
+	res := b.op(t, http.MethodGet, "/admin/reviews?status=open&limit=2", admin, "")
 	require.Equal(t, http.StatusOK, res.status, string(res.body))
 	page := res.json(t)
 	reviews := page["reviews"].([]any)
 	require.Len(t, reviews, 2)
 	require.Equal(t, workflows[0].String(), reviews[0].(map[string]any)["workflow-id"])
-	res = b.do(t, http.MethodGet, "/admin/reviews?status=open&limit=2&cursor="+page["next-cursor"].(string), admin, "")
+	res = b.op(t, http.MethodGet, "/admin/reviews?status=open&limit=2&cursor="+page["next-cursor"].(string), admin, "")
 	require.Len(t, res.json(t)["reviews"].([]any), 1)
 	last := res.json(t)["reviews"].([]any)[0].(map[string]any)
 	require.Equal(t, workflows[2].String(), last["workflow-id"])
 	reviewID := last["id"].(string)
 
-	res = b.do(t, http.MethodGet, "/admin/reviews/"+reviewID, admin, "")
+	res = b.op(t, http.MethodGet, "/admin/reviews/"+reviewID, admin, "")
 	require.Equal(t, http.StatusOK, res.status)
 	got := res.json(t)
 	require.Len(t, got["candidates"].([]any), 2)
@@ -77,17 +77,17 @@ func TestAdminReviews(t *testing.T) {
 		{"not a candidate", withActor, `{"decision":"link","internal-patient-id":"someone-else","reason":"x"}`, http.StatusUnprocessableEntity, "not-a-candidate"},
 		{"malformed", withActor, `{`, http.StatusBadRequest, "malformed-json"},
 	} {
-		res := b.do(t, http.MethodPost, "/admin/reviews/"+reviewID+"/resolve", tc.header, tc.body)
+		res := b.op(t, http.MethodPost, "/admin/reviews/"+reviewID+"/resolve", tc.header, tc.body)
 		require.Equal(t, tc.status, res.status, "%s: %s", tc.name, res.body)
 		require.Contains(t, string(res.body), "/problems/"+tc.problem, tc.name)
 	}
-	res = b.do(t, http.MethodPost, "/admin/reviews/"+reviewID+"/resolve", withActor,
+	res = b.op(t, http.MethodPost, "/admin/reviews/"+reviewID+"/resolve", withActor,
 		`{"decision":"link","internal-patient-id":"`+candidates[1].ID+`","reason":"same phone"}`)
 	require.Equal(t, http.StatusOK, res.status, string(res.body))
 	done := res.json(t)
 	require.Equal(t, "resolved", done["status"])
 	require.Equal(t, "operator:alice", done["actor"])
-	res = b.do(t, http.MethodPost, "/admin/reviews/"+reviewID+"/resolve", withActor, `{"decision":"no-match","reason":"again"}`)
+	res = b.op(t, http.MethodPost, "/admin/reviews/"+reviewID+"/resolve", withActor, `{"decision":"no-match","reason":"again"}`)
 	require.Equal(t, http.StatusConflict, res.status)
 	require.Contains(t, string(res.body), "/problems/review-closed")
 
@@ -99,10 +99,10 @@ func TestAdminReviews(t *testing.T) {
 	require.Contains(t, string(st.body), `"review":{"status":"resolved","decision":"link","outcome":"LINKED"`)
 	require.NotContains(t, string(st.body), candidates[0].ID)
 
-	res = b.do(t, http.MethodGet, "/admin/reviews?status=nope", admin, "")
+	res = b.op(t, http.MethodGet, "/admin/reviews?status=nope", admin, "")
 	require.Equal(t, http.StatusBadRequest, res.status)
-	res = b.do(t, http.MethodGet, "/admin/reviews/"+uuid.NewString(), admin, "")
+	res = b.op(t, http.MethodGet, "/admin/reviews/"+uuid.NewString(), admin, "")
 	require.Equal(t, http.StatusNotFound, res.status)
-	res = b.do(t, http.MethodGet, "/admin/reviews", map[string]string{"Authorization": "Bearer wrong"}, "")
+	res = b.op(t, http.MethodGet, "/admin/reviews", map[string]string{"Authorization": "Bearer wrong"}, "")
 	require.Equal(t, http.StatusUnauthorized, res.status)
 }

@@ -20,15 +20,23 @@ var errBadSignature = problem(http.StatusUnauthorized, "bad-signature", "Bad sig
 
 // handleSearchResults is POST /internal/search-results/{searchID}: the
 // index's answer to an async search, signed with the shared secret. The
-// result is applied once; repeats answer 200 and change nothing.
+// result is applied once; repeats answer 200 and change nothing. The
+// signature header is checked before the body is read, and the body is
+// capped small; the signature binds the path (the search id) and the body.
 func handleSearchResults(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, p := readBody(w, r, 1<<20)
+		header := r.Header.Get(index.SignatureHeader)
+		if err := index.CheckCallbackHeader(header, d.Now()); err != nil || len(d.Config.CallbackSecret) == 0 {
+			writeProblem(w, r, errBadSignature)
+			return
+		}
+		body, p := readBody(w, r, index.MaxCallbackBytes)
 		if p != nil {
 			writeProblem(w, r, p)
 			return
 		}
-		if err := index.VerifyCallback(d.Config.CallbackSecret, r.Header.Get(index.SignatureHeader), body, d.Now()); err != nil {
+		searchID := mux.Vars(r)["searchID"]
+		if err := index.VerifyCallback(d.Config.CallbackSecret, header, index.CallbackPath(searchID), body, d.Now()); err != nil {
 			writeProblem(w, r, errBadSignature)
 			return
 		}
@@ -37,7 +45,6 @@ func handleSearchResults(d Deps) http.Handler {
 			writeProblem(w, r, errMalformed)
 			return
 		}
-		searchID := mux.Vars(r)["searchID"]
 		if cb.SearchID != "" && cb.SearchID != searchID {
 			writeProblem(w, r, problem(http.StatusUnprocessableEntity, "validation", "Invalid request", "search-id in the body does not match the path"))
 			return

@@ -48,7 +48,18 @@ func TestLogsCorrelateWithoutPHI(t *testing.T) {
 	b.do(t, http.MethodPost, "/link", map[string]string{"Customer-Token": b.token, "Idempotency-Key": "k2", "Content-Type": "application/json"},
 		strings.Replace(body, `"1977-03-04"`, `"3000-01-01"`, 1))
 
+	// Paths carry customers' patient ids and whatever a client puts there,
+	// refused or not: the log names the route template.
+	patient := uuid.NewString()
+	b.do(t, http.MethodGet, "/patient/"+patient, map[string]string{"Customer-Token": b.token}, "")
+	b.do(t, http.MethodGet, "/patient/"+patient+"-unauthorized", nil, "")
+	b.do(t, http.MethodGet, "/no-such-route/Philomena", nil, "")
+
 	out := logs.String()
+	require.Contains(t, out, `"route":"/patient/{patientID}"`)
+	require.Contains(t, out, `"route":"unmatched"`)
+	require.NotContains(t, out, patient)
+	require.NotContains(t, out, `"path"`)
 	require.Contains(t, out, `"request_id":"req-abc-123"`)
 	require.Contains(t, out, `"workflow_id":"`+id+`"`)
 	require.Contains(t, out, `"replayed":true`)

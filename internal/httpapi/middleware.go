@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/gorilla/mux"
 
 	"github.com/patientlink/patientlink/internal/auth"
 	"github.com/patientlink/patientlink/internal/link"
@@ -25,6 +28,7 @@ const (
 // logNotes collects what a handler learns that the access log line should
 // carry, so one line ties the request id to its workflow.
 type logNotes struct {
+	route      string // the route template, e.g. "/patient/{patientID}"
 	workflowID string
 	replayed   bool
 }
@@ -34,6 +38,20 @@ func noteWorkflow(ctx context.Context, id string, replayed bool) {
 	if n, ok := ctx.Value(ctxLogNotes).(*logNotes); ok {
 		n.workflowID, n.replayed = id, replayed
 	}
+}
+
+// noteRoute names the matched route's template in the access log line:
+// never the raw path, which carries customers' patient ids and whatever a
+// client puts there.
+func noteRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n, ok := r.Context().Value(ctxLogNotes).(*logNotes); ok {
+			if cur := mux.CurrentRoute(r); cur != nil {
+				n.route, _ = cur.GetPathTemplate()
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // withRequestID takes a sane X-Request-Id from the caller or makes one, and
@@ -78,8 +96,9 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
-// withAccessLog logs one line per request: method, route, status, time.
-// Never the body, never the query: those may carry patient data.
+// withAccessLog logs one line per request: method, route template,
+// status, time, and the workflow id when there is one. Never the path, the
+// body or the query: those may carry patient data.
 func withAccessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -93,7 +112,7 @@ func withAccessLog(logger *slog.Logger, next http.Handler) http.Handler {
 		attrs := []slog.Attr{
 			slog.String("request_id", requestID(r.Context())),
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("route", cmp.Or(notes.route, "unmatched")),
 			slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)),
 		}
@@ -131,40 +150,50 @@ func tokenFrom(r *http.Request) string {
 	return ""
 }
 
-// requireToken checks the token's signature and expiry only and rate-limits
-// its customer; the handler checks that the customer is active in the same
-// query that reads its data (the status route's one read).
-func requireToken(tokens *auth.Tokens, limiter *rateLimiter, next http.Handler) http.Handler {
+// requireToken checks the token (signature, claims, and that its id is
+// issued and not revoked) and rate-limits its customer; the handler checks
+// that the customer is active in the same query that reads its data (the
+// status route's one read).
+func requireToken(logger *slog.Logger, gate *tokenGate, limiter *rateLimiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := tokens.Verify(tokenFrom(r))
-		if err != nil {
-			writeProblem(w, r, errUnauthorized)
+		claims, ok := authenticate(logger, gate, limiter, w, r)
+		if !ok {
 			return
 		}
-		if ok, wait := limiter.allow(id); !ok {
-			writeRateLimited(w, r, wait)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxCustomer, link.Customer{ID: id})))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxCustomer, link.Customer{ID: claims.CustomerID})))
 	})
+}
+
+// authenticate checks the request's token and the customer's rate limit,
+// answering the request itself when either fails.
+func authenticate(logger *slog.Logger, gate *tokenGate, limiter *rateLimiter, w http.ResponseWriter, r *http.Request) (auth.Claims, bool) {
+	claims, err := gate.check(r.Context(), tokenFrom(r))
+	switch {
+	case errors.Is(err, auth.ErrInvalidToken):
+		writeProblem(w, r, errUnauthorized)
+		return claims, false
+	case err != nil:
+		serverError(logger, w, r, err)
+		return claims, false
+	}
+	if ok, wait := limiter.allow(claims.CustomerID); !ok {
+		writeRateLimited(w, r, wait)
+		return claims, false
+	}
+	return claims, true
 }
 
 // requireCustomer authenticates the caller by token, rate-limits it and
 // loads an active customer. Every failure is the same 401, so callers
 // cannot probe which part failed.
-func requireCustomer(logger *slog.Logger, tokens *auth.Tokens, store customers, limiter *rateLimiter) func(http.Handler) http.Handler {
+func requireCustomer(logger *slog.Logger, gate *tokenGate, store customers, limiter *rateLimiter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			id, err := tokens.Verify(tokenFrom(r))
-			if err != nil {
-				writeProblem(w, r, errUnauthorized)
+			claims, ok := authenticate(logger, gate, limiter, w, r)
+			if !ok {
 				return
 			}
-			if ok, wait := limiter.allow(id); !ok {
-				writeRateLimited(w, r, wait)
-				return
-			}
-			c, err := store.Customer(r.Context(), id)
+			c, err := store.Customer(r.Context(), claims.CustomerID)
 			switch {
 			case errors.Is(err, link.ErrNotFound):
 				writeProblem(w, r, errUnauthorized)

@@ -54,11 +54,13 @@ func routeKey(method, path string) string {
 	return strings.ToUpper(method) + " " + pathParam.ReplaceAllString(path, "{}")
 }
 
-// specRoutes lists the spec's operations as "METHOD /path/{}" keys, and the
-// ones a deployment may serve on a separate operator address
-// (x-listener: operator), with the spec's own spelling for messages.
-func specRoutes(s spec) (all, operator map[string]string) {
-	all, operator = map[string]string{}, map[string]string{}
+// specRoutes lists the spec's operations as "METHOD /path/{}" keys, and
+// the ones served on the operator listener: x-listener: operator-only
+// (never on the API address) and operator (there when the operator
+// listener is set, else on the API address), with the spec's own
+// spelling for messages.
+func specRoutes(s spec) (all, operatorOnly, operator map[string]string) {
+	all, operatorOnly, operator = map[string]string{}, map[string]string{}, map[string]string{}
 	for path, item := range s.Paths {
 		listener := ""
 		if n, ok := item["x-listener"]; ok {
@@ -70,12 +72,15 @@ func specRoutes(s spec) (all, operator map[string]string) {
 			}
 			k := routeKey(m, path)
 			all[k] = strings.ToUpper(m) + " " + path
-			if listener == "operator" {
+			switch listener {
+			case "operator-only":
+				operatorOnly[k] = all[k]
+			case "operator":
 				operator[k] = all[k]
 			}
 		}
 	}
-	return all, operator
+	return all, operatorOnly, operator
 }
 
 // routerRoutes walks the router as "METHOD /path/{}" keys.
@@ -116,23 +121,37 @@ func TestOpenAPIVersion(t *testing.T) {
 	require.NotEmpty(t, s.Paths)
 }
 
-// Every route the router serves is in docs/openapi.yaml, and every path the
-// spec describes is served.
+// Every route the two routers serve is in docs/openapi.yaml, every path the
+// spec describes is served, and each listener serves what its marks say.
 func TestOpenAPIRoutesMatchRouter(t *testing.T) {
 	t.Parallel()
 	s := loadSpec(t)
-	want, operator := specRoutes(s)
+	want, operatorOnly, operator := specRoutes(s)
+	values := func(m ...map[string]string) []string {
+		var out []string
+		for _, mm := range m {
+			out = append(out, slices.Collect(maps.Values(mm))...)
+		}
+		return out
+	}
 
-	// With metrics served on the API address, every route is there.
+	// The operator listener: the operator routes, nothing else.
+	op := routerRoutes(t, httpapi.OperatorRoutes(httpapi.Deps{Metrics: metrics.New()}))
+	require.Empty(t, diff(op, want), "operator routes missing from docs/openapi.yaml")
+	require.ElementsMatch(t, slices.Sorted(maps.Keys(op)), append(slices.Collect(maps.Keys(operatorOnly)), slices.Collect(maps.Keys(operator))...),
+		"the operator listener serves what is marked x-listener: operator(-only)")
+
+	// The API address without an operator listener: everything but the
+	// operator-only routes.
 	got := routerRoutes(t, httpapi.Routes(httpapi.Deps{Metrics: metrics.New()}))
 	require.Empty(t, diff(got, want), "routes missing from docs/openapi.yaml")
-	require.Empty(t, diff(want, got), "routes in docs/openapi.yaml that the router does not serve")
+	require.ElementsMatch(t, values(operatorOnly), diff(want, got), "only x-listener: operator-only routes may be absent from the API address")
 
-	// Without, only the routes marked x-listener: operator go.
+	// With one, the operator routes go too.
 	got = routerRoutes(t, httpapi.Routes(httpapi.Deps{Metrics: metrics.New(), Config: config.HTTP{OperatorAddr: "127.0.0.1:9090"}}))
 	require.Empty(t, diff(got, want), "routes missing from docs/openapi.yaml")
-	require.ElementsMatch(t, slices.Collect(maps.Values(operator)), diff(want, got),
-		"only routes marked x-listener: operator may be absent from the API address")
+	require.ElementsMatch(t, values(operatorOnly, operator), diff(want, got),
+		"only routes marked x-listener: operator(-only) may be absent from the API address")
 }
 
 // Every problem type the package answers with is listed in the spec's

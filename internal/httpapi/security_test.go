@@ -116,9 +116,9 @@ func TestTenancy(t *testing.T) {
 // custOf is the customer id of a token.
 func (b *testBundle) custOf(t *testing.T, token string) uuid.UUID {
 	t.Helper()
-	id, err := b.tokens.Verify(token)
+	claims, err := b.tokens.Verify(token)
 	require.NoError(t, err)
-	return id
+	return claims.CustomerID
 }
 
 func stripInstance(t *testing.T, body []byte) map[string]any {
@@ -262,8 +262,8 @@ func TestForgedTokensRefused(t *testing.T) {
 		return enc([]byte(`{"iss":"patientlink","sub":"` + sub + `","exp":` + strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10) + `}`))
 	}
 	forged := map[string]string{
-		"expired":               expired,
-		"wrong key":             wrongKey,
+		"expired":               expired.Token,
+		"wrong key":             wrongKey.Token,
 		"alg none":              enc([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + claims(b.cust.ID.String()) + ".",
 		"alg none, no dot":      enc([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + claims(b.cust.ID.String()),
 		"alg NoNe":              enc([]byte(`{"alg":"NoNe","typ":"JWT"}`)) + "." + claims(b.cust.ID.String()) + ".",

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -35,26 +36,54 @@ type CallbackBody struct {
 	Results  []Result `json:"results"`
 }
 
-// SignCallback returns the SignatureHeader value for body sent at t.
-func SignCallback(secret []byte, body []byte, t time.Time) string {
-	ts := t.Unix()
-	return fmt.Sprintf("t=%d,v1=%s", ts, hex.EncodeToString(callbackMAC(secret, ts, body)))
+// CallbackPath is the path a search's callback is POSTed to and signed
+// with.
+func CallbackPath(searchID string) string {
+	return CallbackPathPrefix + url.PathEscape(searchID)
 }
 
-// VerifyCallback checks a SignatureHeader value against the raw body. Several
-// v1 entries are accepted so that the secret can be rotated.
-func VerifyCallback(secret []byte, header string, body []byte, now time.Time) error {
+// MaxCallbackBytes bounds a callback's body: a search's results are a few
+// ids and scores.
+const MaxCallbackBytes = 64 << 10
+
+// SignCallback returns the SignatureHeader value for body POSTed to path
+// (CallbackPathPrefix + the search id) at t: the signature binds both, so
+// a signed answer cannot be replayed onto another search.
+func SignCallback(secret []byte, path string, body []byte, t time.Time) string {
+	ts := t.Unix()
+	return fmt.Sprintf("t=%d,v1=%s", ts, hex.EncodeToString(callbackMAC(secret, ts, path, body)))
+}
+
+// CheckCallbackHeader checks what can be checked of a SignatureHeader
+// before the body is read: its form and its timestamp's freshness.
+func CheckCallbackHeader(header string, now time.Time) error {
+	_, _, err := checkedSignature(header, now)
+	return err
+}
+
+func checkedSignature(header string, now time.Time) (int64, [][]byte, error) {
+	ts, sigs, err := parseSignature(header)
+	if err != nil {
+		return 0, nil, err
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > SignatureTolerance || d < -SignatureTolerance {
+		return 0, nil, ErrSignatureStale
+	}
+	return ts, sigs, nil
+}
+
+// VerifyCallback checks a SignatureHeader value against the request path
+// and raw body. Several v1 entries are accepted so that the secret can be
+// rotated.
+func VerifyCallback(secret []byte, header, path string, body []byte, now time.Time) error {
 	if len(secret) == 0 {
 		return fmt.Errorf("%w: no secret configured", ErrSignatureMismatch)
 	}
-	ts, sigs, err := parseSignature(header)
+	ts, sigs, err := checkedSignature(header, now)
 	if err != nil {
 		return err
 	}
-	if d := now.Sub(time.Unix(ts, 0)); d > SignatureTolerance || d < -SignatureTolerance {
-		return ErrSignatureStale
-	}
-	want := callbackMAC(secret, ts, body)
+	want := callbackMAC(secret, ts, path, body)
 	for _, sig := range sigs {
 		if hmac.Equal(sig, want) {
 			return nil
@@ -100,9 +129,12 @@ func parseSignature(header string) (int64, [][]byte, error) {
 	return ts, sigs, nil
 }
 
-func callbackMAC(secret []byte, ts int64, body []byte) []byte {
+// callbackMAC is HMAC-SHA256 over "<ts>.<path>.<body>".
+func callbackMAC(secret []byte, ts int64, path string, body []byte) []byte {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(strconv.FormatInt(ts, 10)))
+	mac.Write([]byte("."))
+	mac.Write([]byte(path))
 	mac.Write([]byte("."))
 	mac.Write(body)
 	return mac.Sum(nil)

@@ -52,8 +52,38 @@ type Options struct {
 	BreakerFailures int           // consecutive transient failures that open the breaker; default 5
 	BreakerCooldown time.Duration // how long the breaker stays open before a probe; default 10s
 	Logger          *slog.Logger  // default slog.Default()
-	HTTPClient      *http.Client  // default a client over http.DefaultTransport
+	Token           string        // sent as Authorization: Bearer when set
+	AllowInsecure   bool          // allow http:// (development); default https only
+	HTTPClient      *http.Client  // default NewHTTPClient(AllowInsecure)
 	Now             func() time.Time
+}
+
+// NewHTTPClient is the index's dedicated client: demographics go to the
+// index and nowhere else, so it takes no proxy from the environment,
+// follows no redirect (a 3xx is an answer, and an error), and refuses
+// plain http unless allowInsecure.
+func NewHTTPClient(allowInsecure bool) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	return &http.Client{
+		Transport:     httpsOnly{next: tr, allowInsecure: allowInsecure},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// ErrInsecure refuses a request over plain http.
+var ErrInsecure = errors.New("the index must be reached over https (PATIENTLINK_ALLOW_INSECURE_INDEX=true allows http in development)")
+
+type httpsOnly struct {
+	next          http.RoundTripper
+	allowInsecure bool
+}
+
+func (t httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != "https" && !t.allowInsecure {
+		return nil, ErrInsecure
+	}
+	return t.next.RoundTrip(r)
 }
 
 const (
@@ -69,6 +99,7 @@ const (
 // Client calls the internal index. It is safe for concurrent use.
 type Client struct {
 	searchURL  string
+	token      string
 	timeout    time.Duration
 	httpClient *http.Client
 	breaker    *breaker
@@ -89,13 +120,14 @@ func New(baseURL string, opts Options) *Client {
 		opts.Logger = slog.Default()
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{}
+		opts.HTTPClient = NewHTTPClient(opts.AllowInsecure)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	return &Client{
 		searchURL:  strings.TrimRight(baseURL, "/") + "/search",
+		token:      opts.Token,
 		timeout:    opts.Timeout,
 		httpClient: opts.HTTPClient,
 		breaker: &breaker{
@@ -141,6 +173,9 @@ func (c *Client) search(ctx context.Context, body []byte) (Response, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 
 	httpResp, err := c.httpClient.Do(req)
 	if err != nil {

@@ -45,6 +45,7 @@ func setup(t *testing.T, handler http.HandlerFunc, opts Options) *testBundle {
 		opts.Now = bundle.clock.Now
 	}
 	opts.Logger = slog.New(slog.NewTextHandler(bundle.logs, nil))
+	opts.AllowInsecure = true // httptest serves plain http
 	bundle.client = New(bundle.server.URL, opts)
 	return bundle
 }

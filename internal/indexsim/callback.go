@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -44,11 +43,12 @@ func (s *Server) deliverCallback(searchID string, results []index.Result) error 
 	if err != nil {
 		return fmt.Errorf("error encoding callback: %w", err)
 	}
-	target := strings.TrimRight(s.cfg.CallbackURL, "/") + index.CallbackPathPrefix + url.PathEscape(searchID)
+	path := index.CallbackPath(searchID)
+	target := strings.TrimRight(s.cfg.CallbackURL, "/") + path
 
 	backoff := s.backoff
 	for try := 1; ; try++ {
-		retry, err := s.postCallback(target, body)
+		retry, err := s.postCallback(target, path, body)
 		if err == nil {
 			return nil
 		}
@@ -64,7 +64,7 @@ func (s *Server) deliverCallback(searchID string, results []index.Result) error 
 
 // postCallback makes one delivery attempt, holding a semaphore slot only while
 // the request is in flight. It reports whether a failure is worth retrying.
-func (s *Server) postCallback(target string, body []byte) (retry bool, err error) {
+func (s *Server) postCallback(target, path string, body []byte) (retry bool, err error) {
 	select {
 	case s.callbacks <- struct{}{}:
 		defer func() { <-s.callbacks }()
@@ -80,7 +80,7 @@ func (s *Server) postCallback(target string, body []byte) (retry bool, err error
 	}
 	req.Header.Set("Content-Type", "application/json")
 	// Signed per attempt, so a late retry still carries a fresh timestamp.
-	req.Header.Set(index.SignatureHeader, index.SignCallback(s.cfg.CallbackSecret, body, time.Now()))
+	req.Header.Set(index.SignatureHeader, index.SignCallback(s.cfg.CallbackSecret, path, body, time.Now()))
 
 	resp, err := s.httpClient.Do(req)
 	if err != nil {

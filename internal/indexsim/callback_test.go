@@ -32,7 +32,7 @@ func callbackReceiver(t *testing.T, status func(n int64) int) (*httptest.Server,
 		raw, _ := io.ReadAll(r.Body)
 		got := receivedCallback{
 			path:      r.URL.Path,
-			verifyErr: index.VerifyCallback(callbackSecret, r.Header.Get(index.SignatureHeader), raw, time.Now()),
+			verifyErr: index.VerifyCallback(callbackSecret, r.Header.Get(index.SignatureHeader), r.URL.EscapedPath(), raw, time.Now()),
 		}
 		_ = json.Unmarshal(raw, &got.body)
 		select {

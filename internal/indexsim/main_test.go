@@ -139,7 +139,7 @@ func TestMainServesUntilCancelled(t *testing.T) {
 	// A search held by an injected timeout must not delay shutdown.
 	held := make(chan error, 1)
 	go func() {
-		client := index.New("http://"+addr, index.Options{Logger: discardLogger(), Timeout: 5 * time.Second})
+		client := index.New("http://"+addr, index.Options{Logger: discardLogger(), Timeout: 5 * time.Second, AllowInsecure: true})
 		_, err := client.Search(context.Background(), index.Query{FullName: "Ada Lovelace", DOB: "1815-12-10"})
 		held <- err
 	}()

@@ -41,7 +41,7 @@ func setup(t *testing.T, cfg Config) *testBundle {
 	return &testBundle{
 		sim:    sim,
 		server: server,
-		client: index.New(server.URL, index.Options{Logger: discardLogger(), BreakerFailures: 1_000}),
+		client: index.New(server.URL, index.Options{Logger: discardLogger(), BreakerFailures: 1_000, AllowInsecure: true}),
 	}
 }
 
@@ -243,7 +243,7 @@ func TestInjectedTimeoutHoldsUntilClientGivesUp(t *testing.T) {
 	t.Parallel()
 
 	bundle := setup(t, Config{Size: 10, TimeoutRate: 1}) // HangFor stays 30s
-	client := index.New(bundle.server.URL, index.Options{Logger: discardLogger(), Timeout: 100 * time.Millisecond})
+	client := index.New(bundle.server.URL, index.Options{Logger: discardLogger(), Timeout: 100 * time.Millisecond, AllowInsecure: true})
 
 	start := time.Now()
 	_, err := client.Search(t.Context(), index.Query{FullName: "Ada Lovelace", DOB: "1815-12-10"})

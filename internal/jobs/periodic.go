@@ -20,7 +20,8 @@ type StuckReportArgs struct{}
 // Kind is the job's name in river_job.
 func (StuckReportArgs) Kind() string { return "stuck-report" }
 
-// PurgeIdempotencyArgs is the periodic purge of expired idempotency keys.
+// PurgeIdempotencyArgs is the periodic purge of expired idempotency keys
+// and of expired (or still plain) webhook secrets.
 type PurgeIdempotencyArgs struct{}
 
 // Kind is the job's name in river_job.
@@ -58,7 +59,10 @@ type purgeIdempotencyWorker struct {
 }
 
 func (w *purgeIdempotencyWorker) Work(ctx context.Context, _ *river.Job[PurgeIdempotencyArgs]) error {
-	_, err := w.svc.PurgeIdempotencyKeys(ctx)
+	if _, err := w.svc.PurgeIdempotencyKeys(ctx); err != nil {
+		return err
+	}
+	_, err := w.svc.PurgeWebhookSecrets(ctx)
 	return err
 }
 

@@ -3,7 +3,10 @@
 // packages speak in. It does no I/O.
 package link
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+)
 
 // State is a workflow's status.
 type State string
@@ -40,7 +43,9 @@ const (
 
 // transitions is the state machine: for each target state, the states a
 // workflow may move to it from. The store turns this into
-// UPDATE ... WHERE status = ANY(from), so the database enforces it too.
+// UPDATE ... WHERE status = ANY(from), and the database's
+// workflow_transitions (a migration's rows, checked equal by a test) is
+// the wall a trigger puts in front of every other writer.
 var transitions = map[RequestType]map[State][]State{
 	RequestLink: {
 		StateInProgress: {StateReceived, StateInProgress, StateRequested},
@@ -70,6 +75,31 @@ var transitions = map[RequestType]map[State][]State{
 // nil when no transition leads there.
 func AllowedFrom(rt RequestType, to State) []State {
 	return transitions[rt][to]
+}
+
+// Transition is one change of state the machine allows.
+type Transition struct {
+	RequestType RequestType
+	From, To    State
+}
+
+// Transitions lists every allowed change, sorted. The database holds the
+// same rows in workflow_transitions, where a trigger refuses any other
+// status change; a test keeps the two equal, so a change here needs a
+// migration there.
+func Transitions() []Transition {
+	var out []Transition
+	for rt, targets := range transitions {
+		for to, froms := range targets {
+			for _, from := range froms {
+				out = append(out, Transition{RequestType: rt, From: from, To: to})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Transition) int {
+		return cmp.Or(cmp.Compare(a.RequestType, b.RequestType), cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To))
+	})
+	return out
 }
 
 // CanTransition reports whether the state machine allows from → to.

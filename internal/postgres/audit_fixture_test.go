@@ -71,8 +71,8 @@ var auditFixture = strings.NewReplacer(
 	"$R3", reviewSlow,
 ).Replace(`
 INSERT INTO customers (id, name, webhook_url, webhook_secret, created_at) VALUES
-    ('$C1', 'Clinic One', 'https://hooks.clinic-one.example/patientlink', 'whsec_one', '2025-03-01 08:00:00+00'),
-    ('$C2', 'Clinic Two', 'https://api.clinic-two.example/hooks?token=t', 'whsec_two', '2025-03-01 08:00:00+00');
+    ('$C1', 'Clinic One', 'https://hooks.clinic-one.example/patientlink', 'sealed:fixture:b25l', '2025-03-01 08:00:00+00'),
+    ('$C2', 'Clinic Two', 'https://api.clinic-two.example/hooks?token=t', 'sealed:fixture:dHdv', '2025-03-01 08:00:00+00');
 
 INSERT INTO workflows (id, customer_id, patient_id, request_type, status, outcome, reason, attempt, search_id,
                        created_at, updated_at, ended_at) VALUES

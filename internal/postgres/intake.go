@@ -23,7 +23,8 @@ type Intake struct {
 	WebhookURL  string // per-request override, already checked
 
 	IdempotencyKey string
-	RequestHash    []byte
+	RequestHash    []byte                   // the request's keyed fingerprint, stored with the key
+	SameRequest    func(stored []byte) bool // whether a stored fingerprint is this request's; nil compares bytes
 	IdempotencyTTL time.Duration
 	Response       Response // what to answer, stored for replays
 
@@ -112,7 +113,11 @@ func (s *Store) replay(ctx context.Context, tx pgx.Tx, in Intake) (Response, err
 		// Expired between the claim and this read: a retry will claim it.
 		return Response{}, fmt.Errorf("error reading idempotency key: %w", err)
 	}
-	if !bytes.Equal(row.RequestHash, in.RequestHash) {
+	same := in.SameRequest
+	if same == nil {
+		same = func(stored []byte) bool { return bytes.Equal(stored, in.RequestHash) }
+	}
+	if !same(row.RequestHash) {
 		return Response{}, link.ErrIdempotencyMismatch
 	}
 	r := Response{Status: int(row.ResponseStatus), Body: row.ResponseBody}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patientlink/patientlink/internal/link"
@@ -32,4 +33,23 @@ func TestStatusCheckListsEveryState(t *testing.T) {
 	slices.Sort(got)
 	slices.Sort(want)
 	require.Equal(t, want, got, "CHECK: %s", def)
+}
+
+// The database's workflow_transitions, which its trigger enforces, holds
+// exactly Go's state machine. When link's table changes, this fails until
+// a migration changes the rows.
+func TestTransitionTableMatchesGo(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.Pool(t)
+	rows, err := pool.Query(context.Background(), `
+		SELECT request_type, from_status, to_status FROM workflow_transitions
+		ORDER BY request_type COLLATE "C", from_status COLLATE "C", to_status COLLATE "C"`)
+	require.NoError(t, err)
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (link.Transition, error) {
+		var tr link.Transition
+		err := r.Scan(&tr.RequestType, &tr.From, &tr.To)
+		return tr, err
+	})
+	require.NoError(t, err)
+	require.Equal(t, link.Transitions(), got)
 }

@@ -29,6 +29,7 @@ type Store struct {
 	pool    *pgxpool.Pool
 	q       *dbsqlc.Queries
 	metrics Metrics
+	sealer  Sealer // webhook secrets; nil: the store cannot read or write them
 }
 
 // New wraps a pool. m may be nil.
@@ -37,6 +38,13 @@ func New(pool *pgxpool.Pool, m Metrics) *Store {
 		m = noMetrics{}
 	}
 	return &Store{pool: pool, q: dbsqlc.New(), metrics: m}
+}
+
+// WithSealer makes the store seal customers' webhook secrets on the way in
+// and open them on the way out (seal.Keyring).
+func (s *Store) WithSealer(k Sealer) *Store {
+	s.sealer = k
+	return s
 }
 
 type noMetrics struct{}

@@ -50,6 +50,38 @@ func Down(databaseURL string, steps int) error {
 	})
 }
 
+// DownTo reverts migrations until the schema is at version (0: none
+// applied is Down with steps 0).
+func DownTo(databaseURL string, version uint) error {
+	return run(databaseURL, func(m *migrate.Migrate) error {
+		cur, _, err := m.Version()
+		if err != nil {
+			return err
+		}
+		entries, err := fs.ReadDir(migrations.FS, ".")
+		if err != nil {
+			return err
+		}
+		steps := 0
+		seen := map[uint64]bool{}
+		for _, e := range entries {
+			num, _, _ := strings.Cut(e.Name(), "_")
+			n, err := strconv.ParseUint(num, 10, 32)
+			if err != nil || seen[n] {
+				continue
+			}
+			seen[n] = true
+			if uint(n) > version && uint(n) <= cur {
+				steps++
+			}
+		}
+		if steps == 0 {
+			return migrate.ErrNoChange
+		}
+		return m.Steps(-steps)
+	})
+}
+
 // Version reports the applied version and whether a migration failed
 // half-way (dirty).
 func Version(databaseURL string) (version uint, dirty bool, err error) {

@@ -7,6 +7,7 @@ package seal
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -25,6 +26,7 @@ var ErrUnknownKey = errors.New("sealed with an unknown key")
 type Keyring struct {
 	currentID string
 	aeads     map[string]cipher.AEAD
+	macKeys   map[string][]byte // fingerprint keys, derived from each data key
 }
 
 // KeyID names a key without revealing it: the first 8 bytes of its SHA-256.
@@ -35,7 +37,7 @@ func KeyID(key []byte) string {
 
 // NewKeyring takes the current key and any previous ones.
 func NewKeyring(current []byte, previous ...[]byte) (*Keyring, error) {
-	k := &Keyring{aeads: map[string]cipher.AEAD{}}
+	k := &Keyring{aeads: map[string]cipher.AEAD{}, macKeys: map[string][]byte{}}
 	for i, key := range append([][]byte{current}, previous...) {
 		if len(key) != KeySize {
 			return nil, fmt.Errorf("data key %d is %d bytes, want %d", i, len(key), KeySize)
@@ -49,6 +51,7 @@ func NewKeyring(current []byte, previous ...[]byte) (*Keyring, error) {
 			return nil, err
 		}
 		k.aeads[KeyID(key)] = aead
+		k.macKeys[KeyID(key)] = derive(key, "patientlink fingerprint v1")
 	}
 	k.currentID = KeyID(current)
 	return k, nil
@@ -89,4 +92,41 @@ func (k *Keyring) Open(keyID string, sealed, aad []byte) ([]byte, error) {
 		return nil, fmt.Errorf("error opening sealed value: %w", err)
 	}
 	return plaintext, nil
+}
+
+// derive makes a key for one purpose from a data key, so the data key
+// itself seals only.
+func derive(key []byte, purpose string) []byte {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(purpose))
+	return mac.Sum(nil)
+}
+
+// fingerprintIDLen is the length of the key id that starts a fingerprint.
+const fingerprintIDLen = 8
+
+// Fingerprint identifies data without revealing it: HMAC-SHA256 under a
+// key derived from the current data key, prefixed by that key's id (8
+// bytes), so fingerprints made before a rotation still compare. A
+// fingerprint of guessable data (demographics) cannot be reversed by
+// guessing without the key, unlike a plain hash.
+func (k *Keyring) Fingerprint(data []byte) []byte {
+	id, _ := hex.DecodeString(k.currentID)
+	return append(id, fingerprintMAC(k.macKeys[k.currentID], data)...)
+}
+
+// FingerprintMatches reports whether stored is Fingerprint(data) under any
+// key of the keyring.
+func (k *Keyring) FingerprintMatches(stored, data []byte) bool {
+	if len(stored) != fingerprintIDLen+sha256.Size {
+		return false
+	}
+	macKey, ok := k.macKeys[hex.EncodeToString(stored[:fingerprintIDLen])]
+	return ok && hmac.Equal(stored[fingerprintIDLen:], fingerprintMAC(macKey, data))
+}
+
+func fingerprintMAC(key, data []byte) []byte {
+	mac := hmac.New(sha256.New, key)
+	mac.Write(data)
+	return mac.Sum(nil)
 }

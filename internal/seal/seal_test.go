@@ -3,6 +3,7 @@ package seal_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -69,4 +70,28 @@ func TestKeyLength(t *testing.T) {
 	require.Error(t, err)
 	_, err = seal.ParseKey("c2hvcnQ=")
 	require.Error(t, err)
+}
+
+// A fingerprint is keyed: not the plain SHA-256 of the data, not the same
+// under another key, and still matched after the key rotates.
+func TestFingerprint(t *testing.T) {
+	t.Parallel()
+	oldKey, newKey := bytes.Repeat([]byte{1}, seal.KeySize), bytes.Repeat([]byte{2}, seal.KeySize)
+	old, err := seal.NewKeyring(oldKey)
+	require.NoError(t, err)
+	rotated, err := seal.NewKeyring(newKey, oldKey)
+	require.NoError(t, err)
+	other, err := seal.NewKeyring(newKey)
+	require.NoError(t, err)
+	data := []byte(`POST /link {"full_name":"Ada Lovelace","dob":"1815-12-10"}`)
+
+	fp := old.Fingerprint(data)
+	plain := sha256.Sum256(data)
+	require.NotContains(t, string(fp), string(plain[:]))
+	require.True(t, old.FingerprintMatches(fp, data))
+	require.False(t, old.FingerprintMatches(fp, []byte("another request")))
+	require.True(t, rotated.FingerprintMatches(fp, data), "made before the rotation")
+	require.False(t, other.FingerprintMatches(fp, data), "without the key")
+	require.NotEqual(t, fp, rotated.Fingerprint(data))
+	require.False(t, old.FingerprintMatches(plain[:], data))
 }

@@ -53,9 +53,38 @@ var forbiddenRanges = []forbiddenRange{
 	{netip.MustParsePrefix("ff00::/8"), "multicast"},
 }
 
-// nat64 is the well-known NAT64 prefix: its last 32 bits are an IPv4
-// address that the network's translator will reach for us.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+// IPv6 forms that carry an IPv4 address a translator or tunnel would
+// reach for us: each is refused when the address it carries is.
+var (
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")   // RFC 6052: last 32 bits
+	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48") // RFC 8215: bits 48-63 and 72-87 (RFC 6052 /48)
+	compatible = netip.MustParsePrefix("::/96")          // deprecated IPv4-compatible ::a.b.c.d
+	sixToFour  = netip.MustParsePrefix("2002::/16")      // RFC 3056: bits 16-47
+	teredo     = netip.MustParsePrefix("2001::/32")      // RFC 4380: server bits 32-63, client bits 96-127 inverted
+)
+
+// embeddedIPv4 lists the IPv4 addresses an IPv6 address carries.
+func embeddedIPv4(addr netip.Addr) []netip.Addr {
+	if !addr.Is6() {
+		return nil
+	}
+	b := addr.As16()
+	v4 := func(a, b2, c, d byte) netip.Addr { return netip.AddrFrom4([4]byte{a, b2, c, d}) }
+	switch {
+	case nat64.Contains(addr):
+		return []netip.Addr{v4(b[12], b[13], b[14], b[15])}
+	case nat64Local.Contains(addr):
+		return []netip.Addr{v4(b[6], b[7], b[9], b[10])}
+	case compatible.Contains(addr) && addr.Compare(netip.IPv6Loopback()) > 0:
+		// :: and ::1 are themselves (unspecified, loopback), not IPv4.
+		return []netip.Addr{v4(b[12], b[13], b[14], b[15])}
+	case sixToFour.Contains(addr):
+		return []netip.Addr{v4(b[2], b[3], b[4], b[5])}
+	case teredo.Contains(addr):
+		return []netip.Addr{v4(b[4], b[5], b[6], b[7]), v4(^b[12], ^b[13], ^b[14], ^b[15])}
+	}
+	return nil
+}
 
 // guard decides whether a resolved address may be dialed.
 type guard struct {
@@ -68,9 +97,8 @@ func (g guard) check(addr netip.Addr) error {
 		return &AddressError{Addr: addr, Reason: "invalid"}
 	}
 	addr = addr.Unmap().WithZone("")
-	if addr.Is6() && nat64.Contains(addr) {
-		b := addr.As16()
-		if err := g.check(netip.AddrFrom4([4]byte(b[12:]))); err != nil {
+	for _, v4 := range embeddedIPv4(addr) {
+		if err := g.check(v4); err != nil {
 			return err
 		}
 	}

@@ -58,6 +58,21 @@ func TestGuardCheck(t *testing.T) {
 		{addr: "::ffff:169.254.169.254", wantReason: "link-local"},
 		{addr: "64:ff9b::a9fe:a9fe", wantReason: "link-local"}, // NAT64 of 169.254.169.254
 		{addr: "64:ff9b::5db8:d822"},                           // NAT64 of a public address
+		// IPv4 carried inside IPv6 (issue 15).
+		{addr: "64:ff9b:1:a9fe:a9:fe00::", wantReason: "link-local"}, // local-use NAT64 /48 of 169.254.169.254
+		{addr: "64:ff9b:1:a00:1:100::", wantReason: "private"},       // local-use NAT64 /48 of 10.0.0.1
+		{addr: "64:ff9b:1:5db8:d8:2200::"},                           // local-use NAT64 /48 of a public address
+		{addr: "::10.0.0.1", wantReason: "private"},                  // IPv4-compatible
+		{addr: "::127.0.0.1", wantReason: "loopback"},
+		{addr: "::169.254.169.254", wantReason: "link-local"},
+		{addr: "::93.184.216.34"},
+		{addr: "2002:a00:1::1", wantReason: "private"},               // 6to4 of 10.0.0.1
+		{addr: "2002:a9fe:a9fe::1", wantReason: "link-local"},        // 6to4 of 169.254.169.254
+		{addr: "2002:5db8:d822::1"},                                  // 6to4 of a public address
+		{addr: "2001:0:5db8:d822::f5ff:fffe", wantReason: "private"}, // Teredo, client 10.0.0.1 (inverted)
+		{addr: "2001:0:7f00:1::1", wantReason: "loopback"},           // Teredo, server 127.0.0.1
+		{addr: "2001:0:5db8:d822::a247:27dd"},                        // Teredo between public addresses
+		{addr: "2001:db8::1"},                                        // not Teredo (2001:db8::/32)
 		{addr: "10.1.2.3", allow: []string{"10.1.0.0/16"}},
 		{addr: "10.2.0.1", allow: []string{"10.1.0.0/16"}, wantReason: "private"},
 		{addr: "127.0.0.1", allow: []string{"127.0.0.0/8"}},

@@ -144,8 +144,16 @@ func (s *Sender) CheckURL(raw string) error {
 }
 
 // Send makes one signed POST attempt. It never follows redirects and gives
-// up after Options.Timeout. Errors name the message id, never the URL or body.
+// up after Options.Timeout. A failure's Err is a *DeliveryError whose text
+// is a category only (no URL, body or address); a non-2xx answer is
+// StatusCode.
 func (s *Sender) Send(ctx context.Context, d Delivery) Result {
+	res := s.send(ctx, d)
+	res.Err = categorize(res.Err)
+	return res
+}
+
+func (s *Sender) send(ctx context.Context, d Delivery) Result {
 	if err := s.CheckURL(d.URL); err != nil {
 		return Result{Err: err}
 	}

@@ -286,3 +286,33 @@ func TestSendRefusesInvalidDeliveries(t *testing.T) {
 	}
 	t.Cleanup(func() { require.Zero(t, hits.Load()) })
 }
+
+// What a failed attempt says (stored, shown to customers and auditors) is
+// a category: no address of ours or theirs, no resolver, no URL.
+func TestSendErrorsAreCategories(t *testing.T) {
+	t.Parallel()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+	tests := []struct {
+		name, url string
+		opts      webhook.Options
+		want      string
+	}{
+		{"private address", "https://10.1.2.3/hook", webhook.Options{}, webhook.CategoryRefusedAddress},
+		{"metadata through 6to4", "https://[2002:a9fe:a9fe::1]/hook", webhook.Options{}, webhook.CategoryRefusedAddress},
+		{"unresolvable", "http://no-such-host.patientlink.invalid/hook", webhook.Options{AllowInsecure: true}, webhook.CategoryDNS},
+		{"nobody listening", closedURL + "/hook", webhook.Options{AllowInsecure: true}, webhook.CategoryRefused},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res := webhook.NewSender(tt.opts).Send(context.Background(), delivery(t, tt.url))
+			require.Error(t, res.Err)
+			require.Equal(t, tt.want, res.Err.Error())
+			for _, leak := range []string{"10.1.2.3", "2002", "127.0.0.1", "lookup", "dial", ":53"} {
+				require.NotContains(t, res.Err.Error(), leak)
+			}
+		})
+	}
+}

@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -56,7 +55,7 @@ func (s *Service) AcknowledgeLink(ctx context.Context, customer link.Customer, r
 		RequestType:    link.RequestLink,
 		WebhookURL:     req.Webhook,
 		IdempotencyKey: key,
-		RequestHash:    requestHash(http.MethodPost, "/link", canonical),
+		RequestHash:    requestIdentity(http.MethodPost, "/link", canonical),
 		PayloadKeyID:   keyID,
 		Payload:        sealed,
 	})
@@ -76,7 +75,7 @@ func (s *Service) AcknowledgeDelink(ctx context.Context, customerID, patientID u
 		PatientID:      patientID,
 		RequestType:    link.RequestDelink,
 		IdempotencyKey: key,
-		RequestHash:    requestHash(http.MethodDelete, "/link/"+patientID.String(), nil),
+		RequestHash:    requestIdentity(http.MethodDelete, "/link/"+patientID.String(), nil),
 	})
 }
 
@@ -86,6 +85,9 @@ func (s *Service) acknowledge(ctx context.Context, in postgres.Intake) (Receipt,
 		return Receipt{}, err
 	}
 	in.IdempotencyTTL = s.d.Maintenance.IdempotencyTTL
+	fingerprinted := in.RequestHash
+	in.RequestHash = s.d.Keyring.Fingerprint(fingerprinted)
+	in.SameRequest = func(stored []byte) bool { return s.d.Keyring.FingerprintMatches(stored, fingerprinted) }
 	in.Response = postgres.Response{Status: http.StatusAccepted, Body: body}
 	args := ProcessArgs{WorkflowID: in.WorkflowID, CustomerID: in.CustomerID, RequestType: in.RequestType}
 	resp, replayed, err := s.d.Store.Acknowledge(ctx, in, func(ctx context.Context, tx pgx.Tx) error {
@@ -133,11 +135,11 @@ func sameOrigin(a, b string) bool {
 	return ua.Scheme == ub.Scheme && ua.Hostname() == ub.Hostname() && port(ua) == port(ub)
 }
 
-// requestHash identifies a request for idempotency: the same key with
-// another hash is a different request.
-func requestHash(method, route string, canonicalBody []byte) []byte {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s %s\n", method, route)
-	h.Write(canonicalBody)
-	return h.Sum(nil)
+// requestIdentity is what identifies a request for idempotency (the
+// same key with another request is refused): method, route and canonical
+// body. acknowledge stores only its keyed fingerprint (seal.Keyring), never
+// a plain hash: the body is demographics, which a plain hash would give
+// away to a guessing loop.
+func requestIdentity(method, route string, canonicalBody []byte) []byte {
+	return fmt.Appendf(nil, "%s %s\n%s", method, route, canonicalBody)
 }

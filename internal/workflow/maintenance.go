@@ -15,6 +15,19 @@ func (s *Service) PurgeIdempotencyKeys(ctx context.Context) (int64, error) {
 	return s.drain(ctx, "idempotency keys", func() (int64, error) { return s.d.Store.PurgeIdempotencyKeys(ctx, batch) })
 }
 
+// PurgeWebhookSecrets forgets previous webhook secrets whose overlap ended
+// and seals any still in plain text (written before secrets were sealed).
+func (s *Service) PurgeWebhookSecrets(ctx context.Context) (int64, error) {
+	purged, err := s.d.Store.PurgeExpiredSecrets(ctx)
+	if err != nil {
+		return purged, err
+	}
+	sealed, err := s.drain(ctx, "plain webhook secrets (sealed)", func() (int64, error) {
+		return s.d.Store.SealPlainSecrets(ctx, s.d.Maintenance.PurgeBatch)
+	})
+	return purged + sealed, err
+}
+
 // PurgePayloads deletes the sealed patient data of workflows that ended
 // more than the retention ago; workflows, mappings and history stay.
 func (s *Service) PurgePayloads(ctx context.Context) (int64, error) {

@@ -181,7 +181,7 @@ func TestLinkProcessPermanentIndexError(t *testing.T) {
 		w.WriteHeader(http.StatusBadRequest)
 	}))
 	defer srv.Close()
-	b := setup(t, setupOpts{index: index.New(srv.URL, index.Options{})})
+	b := setup(t, setupOpts{index: index.New(srv.URL, index.Options{AllowInsecure: true})})
 	wf := b.waitDone(t, b.submit(t, link.RequestLink, uuid.New(), "Bad Request", "1970-01-01"))
 	require.Equal(t, link.StateFailed, wf.Status)
 	require.Contains(t, wf.Reason, string(link.ReasonIndexRejected))

@@ -31,3 +31,9 @@ func (s *Service) Mapping(ctx context.Context, customerID, patientID uuid.UUID) 
 func (s *Service) SchemaVersion(ctx context.Context) (version int64, dirty bool, err error) {
 	return s.d.Store.SchemaVersion(ctx)
 }
+
+// TokenActive reports whether a customer token id was issued to the
+// customer and is neither revoked nor expired.
+func (s *Service) TokenActive(ctx context.Context, customerID, tokenID uuid.UUID) (bool, error) {
+	return s.d.Store.TokenActive(ctx, customerID, tokenID)
+}

@@ -171,13 +171,14 @@ func TestPurges(t *testing.T) {
 	require.Equal(t, 100, count(t, b.pool, "SELECT count(*) FROM idempotency_keys WHERE key LIKE 'live-%'"))
 	require.Zero(t, count(t, b.pool, "SELECT count(*) FROM idempotency_keys WHERE key LIKE 'old-%'"))
 
-	// Payloads: only those of workflows that ended before the retention.
+	// Payloads: only those of workflows that ended before the retention
+	// (FAILED here: RECEIVED → FAILED is a transition the database allows).
 	old := b.submit(t, link.RequestLink, uuid.New(), "Old Done", "1970-01-01")
 	recent := b.submit(t, link.RequestLink, uuid.New(), "Recent Done", "1970-01-01")
 	pending := b.submit(t, link.RequestLink, uuid.New(), "Still Pending", "1970-01-01")
-	_, err = b.pool.Exec(ctx, "UPDATE workflows SET status = 'COMPLETED', outcome = 'NO_RESULTS', ended_at = now() - interval '31 days' WHERE id = $1", old)
+	_, err = b.pool.Exec(ctx, "UPDATE workflows SET status = 'FAILED', reason = 'index_rejected', ended_at = now() - interval '31 days' WHERE id = $1", old)
 	require.NoError(t, err)
-	_, err = b.pool.Exec(ctx, "UPDATE workflows SET status = 'COMPLETED', outcome = 'NO_RESULTS', ended_at = now() - interval '1 day' WHERE id = $1", recent)
+	_, err = b.pool.Exec(ctx, "UPDATE workflows SET status = 'FAILED', reason = 'index_rejected', ended_at = now() - interval '1 day' WHERE id = $1", recent)
 	require.NoError(t, err)
 	n, err := b.svc.PurgePayloads(ctx)
 	require.NoError(t, err)

@@ -58,11 +58,11 @@ type setupOpts struct {
 func setup(t *testing.T, opts setupOpts) *testBundle {
 	t.Helper()
 	pool, _ := pgtest.Pool(t)
-	store := postgres.New(pool, nil)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	keyring, err := seal.NewKeyring(key)
 	require.NoError(t, err)
+	store := postgres.New(pool, nil).WithSealer(keyring)
 	secret, err := webhooksig.NewSecret()
 	require.NoError(t, err)
 	sink := webhooksink.New(webhooksink.Config{Secrets: []string{secret}, FailFirst: opts.sinkFailFirst, Out: io.Discard})
@@ -90,7 +90,7 @@ func setup(t *testing.T, opts setupOpts) *testBundle {
 	logger := slog.New(slog.DiscardHandler)
 	searcher := opts.index
 	if searcher == nil {
-		searcher = index.New(srv.URL, index.Options{Timeout: 2 * time.Second, BreakerFailures: 1000, Logger: logger})
+		searcher = index.New(srv.URL, index.Options{Timeout: 2 * time.Second, BreakerFailures: 1000, Logger: logger, AllowInsecure: true})
 	}
 	maintenance := config.Defaults().Maintenance
 	maintenance.ReconcileEvery, maintenance.StuckReportEvery = 0, 0 // tests run passes themselves

@@ -68,6 +68,58 @@ func (q *Queries) CustomerInsert(ctx context.Context, db DBTX, arg CustomerInser
 	return i, err
 }
 
+const customerListPlainSecrets = `-- name: CustomerListPlainSecrets :many
+SELECT id, name, status, webhook_url, webhook_secret, created_at, updated_at, webhook_secret_previous, webhook_previous_until FROM customers
+WHERE webhook_secret NOT LIKE 'sealed:%' OR webhook_secret_previous NOT LIKE 'sealed:%'
+LIMIT $1
+`
+
+// Customers whose webhook secrets predate sealing (migration 000021).
+func (q *Queries) CustomerListPlainSecrets(ctx context.Context, db DBTX, maxRows int32) ([]Customer, error) {
+	rows, err := db.Query(ctx, customerListPlainSecrets, maxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Customer
+	for rows.Next() {
+		var i Customer
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Status,
+			&i.WebhookURL,
+			&i.WebhookSecret,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.WebhookSecretPrevious,
+			&i.WebhookPreviousUntil,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const customerPurgeExpiredSecrets = `-- name: CustomerPurgeExpiredSecrets :execrows
+UPDATE customers
+SET webhook_secret_previous = NULL, webhook_previous_until = NULL, updated_at = now()
+WHERE webhook_previous_until < now()
+`
+
+// Forgets previous webhook secrets whose overlap ended.
+func (q *Queries) CustomerPurgeExpiredSecrets(ctx context.Context, db DBTX) (int64, error) {
+	result, err := db.Exec(ctx, customerPurgeExpiredSecrets)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const customerRotateSecret = `-- name: CustomerRotateSecret :one
 UPDATE customers
 SET webhook_secret_previous = webhook_secret,
@@ -101,6 +153,33 @@ func (q *Queries) CustomerRotateSecret(ctx context.Context, db DBTX, arg Custome
 		&i.WebhookPreviousUntil,
 	)
 	return i, err
+}
+
+const customerSealSecrets = `-- name: CustomerSealSecrets :exec
+UPDATE customers
+SET webhook_secret = $1, webhook_secret_previous = $2
+WHERE id = $3 AND webhook_secret = $4
+  AND webhook_secret_previous IS NOT DISTINCT FROM $5
+`
+
+type CustomerSealSecretsParams struct {
+	WebhookSecret         string
+	WebhookSecretPrevious *string
+	ID                    uuid.UUID
+	OldSecret             string
+	OldPrevious           *string
+}
+
+// Replaces plain secrets with their sealed form, if still unchanged.
+func (q *Queries) CustomerSealSecrets(ctx context.Context, db DBTX, arg CustomerSealSecretsParams) error {
+	_, err := db.Exec(ctx, customerSealSecrets,
+		arg.WebhookSecret,
+		arg.WebhookSecretPrevious,
+		arg.ID,
+		arg.OldSecret,
+		arg.OldPrevious,
+	)
+	return err
 }
 
 const customerSetStatus = `-- name: CustomerSetStatus :one
@@ -152,6 +231,96 @@ func (q *Queries) CustomerSetWebhook(ctx context.Context, db DBTX, arg CustomerS
 		&i.UpdatedAt,
 		&i.WebhookSecretPrevious,
 		&i.WebhookPreviousUntil,
+	)
+	return i, err
+}
+
+const customerTokenActive = `-- name: CustomerTokenActive :one
+SELECT EXISTS (
+    SELECT 1 FROM customer_tokens AS t
+    WHERE t.id = $1 AND t.customer_id = $2 AND t.revoked_at IS NULL AND t.expires_at > now()
+) AS active
+`
+
+type CustomerTokenActiveParams struct {
+	ID         uuid.UUID
+	CustomerID uuid.UUID
+}
+
+// Whether a token id was issued to the customer and is neither revoked
+// nor expired.
+func (q *Queries) CustomerTokenActive(ctx context.Context, db DBTX, arg CustomerTokenActiveParams) (bool, error) {
+	row := db.QueryRow(ctx, customerTokenActive, arg.ID, arg.CustomerID)
+	var active bool
+	err := row.Scan(&active)
+	return active, err
+}
+
+const customerTokenInsert = `-- name: CustomerTokenInsert :exec
+INSERT INTO customer_tokens (id, customer_id, expires_at) VALUES ($1, $2, $3)
+`
+
+type CustomerTokenInsertParams struct {
+	ID         uuid.UUID
+	CustomerID uuid.UUID
+	ExpiresAt  time.Time
+}
+
+func (q *Queries) CustomerTokenInsert(ctx context.Context, db DBTX, arg CustomerTokenInsertParams) error {
+	_, err := db.Exec(ctx, customerTokenInsert, arg.ID, arg.CustomerID, arg.ExpiresAt)
+	return err
+}
+
+const customerTokenList = `-- name: CustomerTokenList :many
+SELECT id, customer_id, issued_at, expires_at, revoked_at FROM customer_tokens WHERE customer_id = $1 ORDER BY issued_at, id
+`
+
+func (q *Queries) CustomerTokenList(ctx context.Context, db DBTX, customerID uuid.UUID) ([]CustomerToken, error) {
+	rows, err := db.Query(ctx, customerTokenList, customerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CustomerToken
+	for rows.Next() {
+		var i CustomerToken
+		if err := rows.Scan(
+			&i.ID,
+			&i.CustomerID,
+			&i.IssuedAt,
+			&i.ExpiresAt,
+			&i.RevokedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const customerTokenRevoke = `-- name: CustomerTokenRevoke :one
+UPDATE customer_tokens SET revoked_at = COALESCE(revoked_at, now())
+WHERE customer_id = $1 AND id = $2
+RETURNING id, customer_id, issued_at, expires_at, revoked_at
+`
+
+type CustomerTokenRevokeParams struct {
+	CustomerID uuid.UUID
+	ID         uuid.UUID
+}
+
+func (q *Queries) CustomerTokenRevoke(ctx context.Context, db DBTX, arg CustomerTokenRevokeParams) (CustomerToken, error) {
+	row := db.QueryRow(ctx, customerTokenRevoke, arg.CustomerID, arg.ID)
+	var i CustomerToken
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.IssuedAt,
+		&i.ExpiresAt,
+		&i.RevokedAt,
 	)
 	return i, err
 }

@@ -130,9 +130,9 @@ type AuditLinkageHistory struct {
 	MappingID         int64
 	WorkflowID        uuid.UUID
 	RequestType       string
-	RequestReceivedAt time.Time
-	LinkWorkflowID    uuid.UUID
-	Score             float64
+	RequestReceivedAt *time.Time
+	LinkWorkflowID    *uuid.UUID
+	Score             *float64
 	LinkSource        *string
 	Actor             *string
 }
@@ -166,8 +166,8 @@ type AuditWebhookDelivery struct {
 	AttemptedAt       time.Time
 	WorkflowID        uuid.UUID
 	CustomerID        uuid.UUID
-	CustomerPatientID uuid.UUID
-	RequestType       string
+	CustomerPatientID *uuid.UUID
+	RequestType       *string
 	EventID           string
 	Attempt           int32
 	TargetHost        string
@@ -182,7 +182,7 @@ type AuditWorkflowTimeline struct {
 	CreatedAt         time.Time
 	WorkflowID        uuid.UUID
 	CustomerID        uuid.UUID
-	CustomerPatientID uuid.UUID
+	CustomerPatientID *uuid.UUID
 	RequestType       string
 	FromStatus        *string
 	ToStatus          string
@@ -200,6 +200,14 @@ type Customer struct {
 	UpdatedAt             time.Time
 	WebhookSecretPrevious *string
 	WebhookPreviousUntil  *time.Time
+}
+
+type CustomerToken struct {
+	ID         uuid.UUID
+	CustomerID uuid.UUID
+	IssuedAt   time.Time
+	ExpiresAt  time.Time
+	RevokedAt  *time.Time
 }
 
 type Decision struct {
@@ -265,6 +273,9 @@ type MappingEvent struct {
 	CreatedAt         time.Time
 	LinkSource        *string
 	Actor             *string
+	Score             *float64
+	LinkWorkflowID    *uuid.UUID
+	RequestReceivedAt *time.Time
 }
 
 type PatientEventSequence struct {
@@ -371,17 +382,19 @@ type RiverQueue struct {
 }
 
 type WebhookDelivery struct {
-	ID          int64
-	WorkflowID  uuid.UUID
-	CustomerID  uuid.UUID
-	EventID     string
-	Attempt     int32
-	AttemptedAt time.Time
-	TargetHost  string
-	StatusCode  *int32
-	Error       *string
-	LatencyMs   int32
-	Delivered   bool
+	ID                int64
+	WorkflowID        uuid.UUID
+	CustomerID        uuid.UUID
+	EventID           string
+	Attempt           int32
+	AttemptedAt       time.Time
+	TargetHost        string
+	StatusCode        *int32
+	Error             *string
+	LatencyMs         int32
+	Delivered         bool
+	CustomerPatientID *uuid.UUID
+	RequestType       *string
 }
 
 type Workflow struct {
@@ -402,14 +415,21 @@ type Workflow struct {
 }
 
 type WorkflowEvent struct {
-	ID          int64
-	WorkflowID  uuid.UUID
-	CustomerID  uuid.UUID
+	ID                int64
+	WorkflowID        uuid.UUID
+	CustomerID        uuid.UUID
+	RequestType       string
+	FromStatus        *string
+	ToStatus          string
+	Reason            *string
+	Attempt           int32
+	CreatedAt         time.Time
+	Actor             *string
+	CustomerPatientID *uuid.UUID
+}
+
+type WorkflowTransition struct {
 	RequestType string
-	FromStatus  *string
+	FromStatus  string
 	ToStatus    string
-	Reason      *string
-	Attempt     int32
-	CreatedAt   time.Time
-	Actor       *string
 }
