@@ -4,20 +4,29 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
 )
 
-// FreeAddr is a 127.0.0.1 address nobody listens on right now.
+// FreeAddr is a 127.0.0.1 address nobody listens on right now. It is
+// picked below Linux's ephemeral range (32768–60999): a port the kernel
+// hands to a listener on port 0 (httptest, a client) meanwhile can then
+// never be the one a process is about to be started on.
 func FreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // taken: try another
+		}
+		addr := ln.Addr().String()
+		_ = ln.Close()
+		return addr, nil
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", fmt.Errorf("no free port found in 20000–31999")
 }
 
 // FreePort is the port of a FreeAddr.
