@@ -67,4 +67,56 @@ type Mapping struct {
 	LinkedAt          time.Time
 	DelinkWorkflowID  uuid.UUID // zero unless de-linked
 	DelinkedAt        time.Time // zero unless de-linked
+	UpdatedAt         time.Time // when it was linked or de-linked
+	Seq               int64     // the row id: ties in UpdatedAt are ordered by it
+}
+
+// HistoryKind says what a history entry records.
+type HistoryKind string
+
+// History entry kinds.
+const (
+	HistoryWorkflow HistoryKind = "workflow" // a workflow's transition
+	HistoryMapping  HistoryKind = "mapping"  // a mapping linked or de-linked
+)
+
+// HistoryEntry is one change of a customer's patient: a workflow's
+// transition or a mapping's change. Ids, states, times and reasons only.
+type HistoryEntry struct {
+	At                time.Time
+	Kind              HistoryKind
+	WorkflowID        uuid.UUID
+	RequestType       RequestType
+	From              string // "" for the first state
+	To                string
+	Reason            string // why a workflow FAILED (or an operator's note)
+	InternalPatientID string // mapping entries only
+}
+
+// Decision rules, as the customer's history names them: which rule decided
+// an outcome.
+const (
+	RuleAutolink       = "autolink"        // the best score reached the threshold and led by the margin
+	RuleBelowThreshold = "not_decisive"    // no single result reached the threshold with the margin
+	RuleNoCandidates   = "no_candidates"   // the index found nobody
+	RuleInternalTaken  = "internal_linked" // the internal patient is linked to another of the customer's patients
+	RuleDelink         = "delink"          // the customer asked for the link to be undone
+)
+
+// Rule names the rule that decided a transition to to, or "" when to is
+// not an outcome.
+func Rule(to State) string {
+	switch to {
+	case StateLinked:
+		return RuleAutolink
+	case StateAmbiguous:
+		return RuleBelowThreshold
+	case StateNoResults:
+		return RuleNoCandidates
+	case StateConflict:
+		return RuleInternalTaken
+	case StateDeLinked:
+		return RuleDelink
+	}
+	return ""
 }

@@ -224,6 +224,7 @@ type PatientMapping struct {
 	LinkedAt          time.Time
 	DelinkWorkflowID  *uuid.UUID
 	DelinkedAt        *time.Time
+	UpdatedAt         time.Time
 }
 
 type ReconciliationReport struct {
