@@ -66,7 +66,7 @@ func setup(t *testing.T, tweak ...func(*httpapi.Deps)) *testBundle {
 	for _, f := range tweak {
 		f(&deps)
 	}
-	srv := httptest.NewServer(httpapi.NewServer(deps))
+	srv := httptest.NewServer(withContract(t, httpapi.NewServer(deps)))
 	t.Cleanup(srv.Close)
 
 	b := &testBundle{url: srv.URL, pool: pool, store: store, keyring: keyring, tokens: tokens}

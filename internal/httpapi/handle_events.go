@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -22,14 +21,10 @@ var errBadCursor = problem(http.StatusBadRequest, "cursor-invalid", "Invalid cur
 func handleEventsList(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		limit := workflow.FeedDefaultLimit
-		if raw := q.Get("limit"); raw != "" {
-			n, err := strconv.Atoi(raw)
-			if err != nil || n < 1 || n > workflow.FeedMaxLimit {
-				writeProblem(w, r, problem(http.StatusBadRequest, "limit-invalid", "Invalid limit", "limit must be a whole number from 1 to "+strconv.Itoa(workflow.FeedMaxLimit)))
-				return
-			}
-			limit = n
+		limit, p := pageLimit(q, workflow.FeedDefaultLimit, workflow.FeedMaxLimit)
+		if p != nil {
+			writeProblem(w, r, p)
+			return
 		}
 		page, err := d.Service.Feed(r.Context(), customerFrom(r.Context()).ID, q.Get("cursor"), limit)
 		if errors.Is(err, workflow.ErrBadCursor) {

@@ -9,9 +9,11 @@ import (
 // Routes lists every route of the API, before the outer middleware (the
 // OpenAPI test walks it).
 func Routes(d Deps) *mux.Router {
-	r := mux.NewRouter()
+	// SkipClean: an unclean path (//link, /./link) is a 404, not a 301
+	// redirect that would turn a POST into a GET.
+	r := mux.NewRouter().SkipClean(true)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeProblem(w, r, errNotFound) })
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeProblem(w, r, errMethodNotAllow) })
+	r.MethodNotAllowedHandler = methodNotAllowed(r)
 	r.Use(withMetrics(d.Metrics))
 
 	// One bucket per customer, shared by every customer route.
@@ -21,6 +23,9 @@ func Routes(d Deps) *mux.Router {
 	r.Handle("/link/status/{workflowID}", requireToken(d.Tokens, limiter, handleLinkStatus(d))).Methods(http.MethodGet)
 	r.Handle("/link/{patientID}", customer(handleLinkDelete(d))).Methods(http.MethodDelete)
 	r.Handle("/patient/{patientID}", customer(handlePatientGet(d))).Methods(http.MethodGet)
+	r.Handle("/patient/{patientID}/history", customer(handlePatientHistory(d))).Methods(http.MethodGet)
+	r.Handle("/patients", customer(handlePatientsList(d))).Methods(http.MethodGet)
+	r.Handle("/mappings", customer(handleMappingsList(d))).Methods(http.MethodGet)
 	r.Handle("/events", customer(handleEventsList(d))).Methods(http.MethodGet)
 	r.Handle("/events/{eventID}/redeliver", customer(handleEventRedeliver(d))).Methods(http.MethodPost)
 	r.Handle("/internal/search-results/{searchID}", handleSearchResults(d)).Methods(http.MethodPost)
@@ -40,5 +45,6 @@ func NewServer(d Deps) http.Handler {
 	if d.Now == nil {
 		d.Now = timeNow
 	}
-	return withRequestID(withRecover(d.Logger, withAccessLog(d.Logger, withInflightLimit(d.Config.MaxInFlight, Routes(d)))))
+	return withRequestID(withRecover(d.Logger, withAccessLog(d.Logger,
+		withHeaderLimit(d.Config.MaxHeaderBytes, withInflightLimit(d.Config.MaxInFlight, withMethods(Routes(d)))))))
 }
