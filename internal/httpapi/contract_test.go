@@ -99,14 +99,14 @@ func (c *contract) check(r *http.Request, res *httptest.ResponseRecorder) []stri
 	}
 	method := r.Method
 	if method == http.MethodHead {
-		if res.Body.Len() > 0 {
-			problems = append(problems, "HEAD answered with a body")
-		}
-		r.Method = http.MethodGet // HEAD is GET without the body
+		// HEAD is GET without the body, which the server drops on the
+		// wire (TestMethods checks that).
+		r.Method = http.MethodGet
 	}
 	route, params, err := c.router.FindRoute(r)
-	if err != nil || method == http.MethodOptions {
-		// No operation: the answers the spec gives any request.
+	// No operation, or a limit in front of every route: the answers the
+	// spec gives any request.
+	if err != nil || method == http.MethodOptions || res.Code == http.StatusRequestHeaderFieldsTooLarge {
 		return append(problems, c.checkGeneric(method, err, res)...)
 	}
 	in := &openapi3filter.RequestValidationInput{
