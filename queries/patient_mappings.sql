@@ -48,7 +48,8 @@ ORDER BY updated_at, id
 LIMIT @max_rows;
 
 -- name: MappingListByStatus :many
--- MappingList with one status (patient_mappings_status_updated).
+-- MappingList with one status (patient_mappings_status_updated): its own
+-- statement, so even a generic plan uses the status index.
 SELECT * FROM patient_mappings
 WHERE customer_id = @customer_id AND status = @status
   AND (updated_at, id) > (@after_updated_at::timestamptz, @after_id::bigint)

@@ -16,6 +16,20 @@ type eventsPage struct {
 
 var errBadCursor = problem(http.StatusBadRequest, "cursor-invalid", "Invalid cursor", "cursor must be a next-cursor this API returned")
 
+// pageFailed answers a paged read's error (a cursor not ours is a 400);
+// false when there was none.
+func pageFailed(d Deps, w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case errors.Is(err, workflow.ErrBadCursor):
+		writeProblem(w, r, errBadCursor)
+	case err != nil:
+		serverError(d.Logger, w, r, err)
+	default:
+		return false
+	}
+	return true
+}
+
 // handleEventsList is GET /events?cursor=…&limit=…: the customer's events,
 // oldest first, with the bodies the webhooks send (Stripe's /v1/events).
 func handleEventsList(d Deps) http.Handler {
@@ -27,12 +41,7 @@ func handleEventsList(d Deps) http.Handler {
 			return
 		}
 		page, err := d.Service.Feed(r.Context(), customerFrom(r.Context()).ID, q.Get("cursor"), limit)
-		if errors.Is(err, workflow.ErrBadCursor) {
-			writeProblem(w, r, errBadCursor)
-			return
-		}
-		if err != nil {
-			serverError(d.Logger, w, r, err)
+		if pageFailed(d, w, r, err) {
 			return
 		}
 		out := eventsPage{Events: make([]any, len(page.Events)), NextCursor: page.NextCursor}

@@ -128,12 +128,7 @@ func handleMappingsList(d Deps) http.Handler {
 		}
 		mq.Limit = limit
 		page, err := d.Service.Mappings(r.Context(), customerFrom(r.Context()).ID, mq)
-		if errors.Is(err, workflow.ErrBadCursor) {
-			writeProblem(w, r, errBadCursor)
-			return
-		}
-		if err != nil {
-			serverError(d.Logger, w, r, err)
+		if pageFailed(d, w, r, err) {
 			return
 		}
 		if len(page.Mappings) == limit {

@@ -290,7 +290,8 @@ type MappingListByStatusParams struct {
 	MaxRows        int32
 }
 
-// MappingList with one status (patient_mappings_status_updated).
+// MappingList with one status (patient_mappings_status_updated): its own
+// statement, so even a generic plan uses the status index.
 func (q *Queries) MappingListByStatus(ctx context.Context, db DBTX, arg MappingListByStatusParams) ([]PatientMapping, error) {
 	rows, err := db.Query(ctx, mappingListByStatus,
 		arg.CustomerID,
