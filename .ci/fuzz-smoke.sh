@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 fuzztime="${FUZZTIME:-10s}"
 targets=(
   "./internal/link FuzzParseRequest"
+  "./internal/link FuzzCheckJSON"
   "./internal/auth FuzzVerify"
   "./internal/webhooksig FuzzVerify"
 )

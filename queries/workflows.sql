@@ -58,6 +58,13 @@ SELECT * FROM workflows WHERE search_id = @search_id;
 SELECT * FROM workflows
 WHERE customer_id = @customer_id AND patient_id = @patient_id AND status IN ('RECEIVED', 'IN_PROGRESS', 'REQUESTED');
 
+-- name: WorkflowGetLatestForPatient :one
+-- The patient's newest workflow (workflows_customer_patient).
+SELECT * FROM workflows
+WHERE customer_id = @customer_id AND patient_id = @patient_id
+ORDER BY created_at DESC
+LIMIT 1;
+
 -- name: WorkflowTransition :one
 -- Moves a workflow to to_status only from one of from_states (the state
 -- machine's allowed sources) and appends the history event, in one

@@ -21,6 +21,7 @@ import (
 	"github.com/patientlink/patientlink/internal/auth"
 	"github.com/patientlink/patientlink/internal/config"
 	"github.com/patientlink/patientlink/internal/httpapi"
+	"github.com/patientlink/patientlink/internal/jobs"
 	"github.com/patientlink/patientlink/internal/link"
 	"github.com/patientlink/patientlink/internal/pgtest"
 	"github.com/patientlink/patientlink/internal/postgres"
@@ -41,6 +42,13 @@ type testBundle struct {
 
 func setup(t *testing.T, tweak ...func(*httpapi.Deps)) *testBundle {
 	t.Helper()
+	return setupWith(t, nil, tweak...)
+}
+
+// setupWith is setup whose service searches with index and whose River
+// client works the queues (jobs.RiverConfig) when index is not nil.
+func setupWith(t *testing.T, searcher workflow.Searcher, tweak ...func(*httpapi.Deps)) *testBundle {
+	t.Helper()
 	pool, _ := pgtest.Pool(t)
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
@@ -49,15 +57,37 @@ func setup(t *testing.T, tweak ...func(*httpapi.Deps)) *testBundle {
 	keyring, err := seal.NewKeyring(dataKey)
 	require.NoError(t, err)
 	store := postgres.New(pool, nil).WithSealer(keyring)
-	riverClient, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-	require.NoError(t, err)
 	tokens := auth.NewTokens(secret)
 	defaults := config.Defaults()
-	svc := workflow.New(workflow.Deps{Store: store, Keyring: keyring, Webhook: defaults.Webhook, Maintenance: defaults.Maintenance})
+	logger := slog.New(slog.DiscardHandler)
+	svc := workflow.New(workflow.Deps{
+		Store: store, Keyring: keyring, Webhook: defaults.Webhook, Maintenance: defaults.Maintenance,
+		Index: searcher, Policy: link.DefaultPolicy, Logger: logger,
+	})
+	riverConfig := &river.Config{}
+	if searcher != nil {
+		maintenance := defaults.Maintenance
+		maintenance.ReconcileEvery, maintenance.StuckReportEvery = 0, 0
+		maintenance.PurgeIdempotencyEvery, maintenance.PurgePayloadsEvery = 0, 0
+		riverConfig = jobs.RiverConfig(logger, config.Workers{
+			LinkWorkers: 20, WebhookWorkers: 1, RetryBase: 10 * time.Millisecond,
+			FetchCooldown: time.Millisecond, FetchPollInterval: 20 * time.Millisecond,
+		}, maintenance, svc)
+	}
+	riverClient, err := river.NewClient(riverpgxv5.New(pool), riverConfig)
+	require.NoError(t, err)
 	svc.UseRiver(riverClient)
+	if searcher != nil {
+		require.NoError(t, riverClient.Start(context.Background()))
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = riverClient.StopAndCancel(ctx)
+		})
+	}
 
 	deps := httpapi.Deps{
-		Logger:  slog.New(slog.DiscardHandler),
+		Logger:  logger,
 		Config:  defaults.HTTP,
 		Service: svc,
 		Tokens:  tokens,
@@ -67,9 +97,9 @@ func setup(t *testing.T, tweak ...func(*httpapi.Deps)) *testBundle {
 	for _, f := range tweak {
 		f(&deps)
 	}
-	srv := httptest.NewServer(httpapi.NewServer(deps))
+	srv := httptest.NewServer(withContract(t, httpapi.NewServer(deps)))
 	t.Cleanup(srv.Close)
-	op := httptest.NewServer(httpapi.NewOperatorServer(deps))
+	op := httptest.NewServer(withContract(t, httpapi.NewOperatorServer(deps)))
 	t.Cleanup(op.Close)
 
 	b := &testBundle{url: srv.URL, opURL: op.URL, pool: pool, store: store, keyring: keyring, tokens: tokens}
@@ -127,6 +157,12 @@ func (b *testBundle) request(t *testing.T, base, method, path string, header map
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
+	return b.send(t, req)
+}
+
+// send sends req to the bundle's server and reads the answer.
+func (b *testBundle) send(t *testing.T, req *http.Request) response {
+	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer res.Body.Close()

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -17,36 +16,32 @@ type eventsPage struct {
 
 var errBadCursor = problem(http.StatusBadRequest, "cursor-invalid", "Invalid cursor", "cursor must be a next-cursor this API returned")
 
-// limitParam reads a page size: 1 to workflow.FeedMaxLimit, default
-// workflow.FeedDefaultLimit.
-func limitParam(r *http.Request) (int, *Problem) {
-	raw := r.URL.Query().Get("limit")
-	if raw == "" {
-		return workflow.FeedDefaultLimit, nil
+// pageFailed answers a paged read's error (a cursor not ours is a 400);
+// false when there was none.
+func pageFailed(d Deps, w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case errors.Is(err, workflow.ErrBadCursor):
+		writeProblem(w, r, errBadCursor)
+	case err != nil:
+		serverError(d.Logger, w, r, err)
+	default:
+		return false
 	}
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < 1 || n > workflow.FeedMaxLimit {
-		return 0, problem(http.StatusBadRequest, "limit-invalid", "Invalid limit", "limit must be a whole number from 1 to "+strconv.Itoa(workflow.FeedMaxLimit))
-	}
-	return n, nil
+	return true
 }
 
 // handleEventsList is GET /events?cursor=…&limit=…: the customer's events,
 // oldest first, with the bodies the webhooks send (Stripe's /v1/events).
 func handleEventsList(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit, p := limitParam(r)
+		q := r.URL.Query()
+		limit, p := pageLimit(q, workflow.FeedDefaultLimit, workflow.FeedMaxLimit)
 		if p != nil {
 			writeProblem(w, r, p)
 			return
 		}
-		page, err := d.Service.Feed(r.Context(), customerFrom(r.Context()).ID, r.URL.Query().Get("cursor"), limit)
-		if errors.Is(err, workflow.ErrBadCursor) {
-			writeProblem(w, r, errBadCursor)
-			return
-		}
-		if err != nil {
-			serverError(d.Logger, w, r, err)
+		page, err := d.Service.Feed(r.Context(), customerFrom(r.Context()).ID, q.Get("cursor"), limit)
+		if pageFailed(d, w, r, err) {
 			return
 		}
 		out := eventsPage{Events: make([]any, len(page.Events)), NextCursor: page.NextCursor}

@@ -33,7 +33,9 @@ func (b *testBundle) addEvents(t *testing.T, c link.Customer, n, batch int) []st
 					return err
 				}
 				id := "msg_" + uuid.NewString()
-				if _, err := b.store.CreateEventTx(ctx, tx, postgres.NewEvent{ID: id, Type: "link.completed", Workflow: wf, Data: map[string]any{"workflow-id": wf.ID}}); err != nil {
+				if _, err := b.store.CreateEventTx(ctx, tx, postgres.NewEvent{ID: id, Type: "link.completed", Workflow: wf, Data: map[string]any{
+					"workflow-id": wf.ID, "patient-id": wf.PatientID, "request-type": "LINK", "outcome": "NO_RESULTS", "status": "COMPLETED",
+				}}); err != nil {
 					return err
 				}
 				ids = append(ids, id)

@@ -83,7 +83,7 @@ func handleReadyz(d Deps) http.Handler {
 			writeProblem(w, r, p)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "schema_version": version})
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "schema-version": version})
 	})
 }
 

@@ -29,8 +29,8 @@ func handleLinkCreate(d Deps) http.Handler {
 			writeProblem(w, r, p)
 			return
 		}
-		if !isJSON(r.Header.Get("Content-Type")) {
-			writeProblem(w, r, errMediaType)
+		if p := mediaTypeProblem(r.Header.Get("Content-Type")); p != nil {
+			writeProblem(w, r, p)
 			return
 		}
 		body, p := readBody(w, r, d.Config.MaxBodyBytes)
@@ -39,6 +39,15 @@ func handleLinkCreate(d Deps) http.Handler {
 			return
 		}
 		req, err := link.ParseRequest(body, d.Now())
+		var verr *link.ValidationError
+		if errors.As(err, &verr) && req.Webhook != "" {
+			// The webhook's origin rule needs the customer: check it too,
+			// so 422 lists every bad field at once.
+			var werr *link.ValidationError
+			if errors.As(d.Service.CheckWebhook(customerFrom(r.Context()), req.Webhook), &werr) {
+				err = verr.With(werr.Fields...)
+			}
+		}
 		if err != nil {
 			writeAcknowledgement(d, w, r, workflow.Receipt{}, err)
 			return
@@ -74,7 +83,11 @@ func writeAcknowledgement(d Deps, w http.ResponseWriter, r *http.Request, rc wor
 	var verr *link.ValidationError
 	switch {
 	case errors.Is(err, link.ErrMalformed):
-		writeProblem(w, r, errMalformed)
+		p := *errMalformed
+		if msg := err.Error(); msg != link.ErrMalformed.Error() {
+			p.Detail = msg
+		}
+		writeProblem(w, r, &p)
 		return
 	case errors.As(err, &verr):
 		writeProblem(w, r, validationProblem(verr.Fields))
@@ -118,16 +131,16 @@ type linkStatus struct {
 	Notification *notificationView `json:"notification,omitempty"`
 	Decision     *decisionView     `json:"decision,omitempty"`
 	Review       *reviewView       `json:"review,omitempty"`
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
+	CreatedAt    time.Time         `json:"created-at"`
+	UpdatedAt    time.Time         `json:"updated-at"`
 }
 
 type notificationView struct {
 	EventID       string     `json:"event-id"`
 	Status        string     `json:"status"`
 	Attempts      int        `json:"attempts"`
-	LastAttemptAt *time.Time `json:"last_attempt_at"`
-	LastError     *string    `json:"last_error"`
+	LastAttemptAt *time.Time `json:"last-attempt-at"`
+	LastError     *string    `json:"last-error"`
 }
 
 // decisionView says which rule decided the outcome and, for CONFLICT,
@@ -254,26 +267,43 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
-// idempotencyKey reads the required Idempotency-Key: 1–255 printable ASCII.
+var errKeyInvalid = problem(http.StatusBadRequest, "idempotency-key-invalid", "Idempotency-Key invalid",
+	"the Idempotency-Key must be one header of 1 to 255 printable ASCII characters, not only spaces")
+
+// idempotencyKey reads the required Idempotency-Key: one header, 1–255
+// printable ASCII, not blank. HTTP drops the spaces around a header value
+// (RFC 9110 §5.5), so " k " arrives as "k": the spec says so.
 func idempotencyKey(r *http.Request) (string, *Problem) {
-	key := r.Header.Get("Idempotency-Key")
-	if key == "" {
+	values, ok := r.Header["Idempotency-Key"]
+	if !ok {
 		return "", problem(http.StatusBadRequest, "idempotency-key-missing", "Idempotency-Key missing", "the Idempotency-Key header is required")
 	}
-	if len(key) > 255 {
-		return "", problem(http.StatusBadRequest, "idempotency-key-invalid", "Idempotency-Key invalid", "the Idempotency-Key must be 1 to 255 printable ASCII characters")
+	if len(values) != 1 {
+		return "", errKeyInvalid
+	}
+	key := values[0]
+	if strings.Trim(key, " \t") == "" || len(key) > 255 {
+		return "", errKeyInvalid
 	}
 	for i := 0; i < len(key); i++ {
 		if key[i] < 0x20 || key[i] > 0x7e {
-			return "", problem(http.StatusBadRequest, "idempotency-key-invalid", "Idempotency-Key invalid", "the Idempotency-Key must be 1 to 255 printable ASCII characters")
+			return "", errKeyInvalid
 		}
 	}
 	return key, nil
 }
 
-func isJSON(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	return err == nil && mt == "application/json"
+// mediaTypeProblem checks a request's Content-Type: application/json,
+// in UTF-8 if a charset is named (RFC 8259 §8.1).
+func mediaTypeProblem(contentType string) *Problem {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "application/json" {
+		return errMediaType
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type", "the body must be UTF-8 (charset=utf-8 or none)")
+	}
+	return nil
 }
 
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Problem) {

@@ -41,8 +41,8 @@ func TestLinkCreateAccepted(t *testing.T) {
 	require.Equal(t, "RECEIVED", s["status"])
 	require.Equal(t, "LINK", s["request-type"])
 	require.Equal(t, patient.String(), s["patient-id"])
-	require.NotEmpty(t, s["created_at"])
-	require.NotEmpty(t, s["updated_at"])
+	require.NotEmpty(t, s["created-at"])
+	require.NotEmpty(t, s["updated-at"])
 }
 
 // Patient data stays out of the job args (River UI shows them) and is sealed

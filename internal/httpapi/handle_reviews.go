@@ -27,7 +27,7 @@ func handleReviewsList(d Deps) http.Handler {
 		if status == "" {
 			status = link.ReviewOpen
 		}
-		limit, p := limitParam(r)
+		limit, p := pageLimit(q, workflow.FeedDefaultLimit, workflow.FeedMaxLimit)
 		if p != nil {
 			writeProblem(w, r, p)
 			return

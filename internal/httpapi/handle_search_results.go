@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -16,7 +19,17 @@ var errSearchUnknown = &Problem{
 	Detail: "no workflow awaits this search id (yet); retry later", RetryAfter: 1,
 }
 
-var errBadSignature = problem(http.StatusUnauthorized, "bad-signature", "Bad signature", "the callback must carry a valid, fresh Index-Signature")
+var errBadSignature = func() *Problem {
+	p := problem(http.StatusUnauthorized, "bad-signature", "Bad signature", "the callback must carry a valid, fresh Index-Signature")
+	p.Challenge = `Index-Signature realm="patientlink-index"`
+	return p
+}()
+
+// validSearchID says whether id can be a search id at all: 1–200 bytes of
+// UTF-8 without control characters. Anything else is no search of ours.
+func validSearchID(id string) bool {
+	return id != "" && len(id) <= 200 && utf8.ValidString(id) && strings.IndexFunc(id, unicode.IsControl) < 0
+}
 
 // handleSearchResults is POST /internal/search-results/{searchID}: the
 // index's answer to an async search, signed with the shared secret. The
@@ -25,6 +38,11 @@ var errBadSignature = problem(http.StatusUnauthorized, "bad-signature", "Bad sig
 // capped small; the signature binds the path (the search id) and the body.
 func handleSearchResults(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		searchID := mux.Vars(r)["searchID"]
+		if !validSearchID(searchID) {
+			writeProblem(w, r, errNotFound)
+			return
+		}
 		header := r.Header.Get(index.SignatureHeader)
 		if err := index.CheckCallbackHeader(header, d.Now()); err != nil || len(d.Config.CallbackSecret) == 0 {
 			writeProblem(w, r, errBadSignature)
@@ -35,7 +53,6 @@ func handleSearchResults(d Deps) http.Handler {
 			writeProblem(w, r, p)
 			return
 		}
-		searchID := mux.Vars(r)["searchID"]
 		if err := index.VerifyCallback(d.Config.CallbackSecret, header, index.CallbackPath(searchID), body, d.Now()); err != nil {
 			writeProblem(w, r, errBadSignature)
 			return

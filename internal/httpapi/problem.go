@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -24,6 +25,9 @@ type Problem struct {
 	WorkflowID *uuid.UUID        `json:"workflow-id,omitempty"`
 	PatientID  *uuid.UUID        `json:"patient-id,omitempty"` // internal-patient-taken: the customer's patient that holds it
 	RetryAfter int               `json:"-"`
+	// Challenge is the WWW-Authenticate of a 401 (RFC 9110 §11.6.1);
+	// Bearer unless set.
+	Challenge string `json:"-"`
 }
 
 func problem(status int, slug, title, detail string) *Problem {
@@ -44,8 +48,17 @@ var (
 
 func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	cp := *p
-	cp.Instance = r.URL.Path
+	// A URI reference (RFC 3986): the path percent-encoded, whatever
+	// bytes it holds.
+	cp.Instance = (&url.URL{Path: r.URL.Path}).EscapedPath()
 	w.Header().Set("Content-Type", "application/problem+json")
+	if cp.Status == http.StatusUnauthorized {
+		challenge := cp.Challenge
+		if challenge == "" {
+			challenge = `Bearer realm="patientlink"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+	}
 	if cp.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(cp.RetryAfter))
 	}

@@ -22,6 +22,9 @@ func Routes(d Deps) *mux.Router {
 	r.Handle("/link/status/{workflowID}", requireToken(d.Logger, gate, limiter, handleLinkStatus(d))).Methods(http.MethodGet)
 	r.Handle("/link/{patientID}", customer(handleLinkDelete(d))).Methods(http.MethodDelete)
 	r.Handle("/patient/{patientID}", customer(handlePatientGet(d))).Methods(http.MethodGet)
+	r.Handle("/patient/{patientID}/history", customer(handlePatientHistory(d))).Methods(http.MethodGet)
+	r.Handle("/patients", customer(handlePatientsList(d))).Methods(http.MethodGet)
+	r.Handle("/mappings", customer(handleMappingsList(d))).Methods(http.MethodGet)
 	r.Handle("/events", customer(handleEventsList(d))).Methods(http.MethodGet)
 	r.Handle("/events/{eventID}/redeliver", customer(handleEventRedeliver(d))).Methods(http.MethodPost)
 	r.Handle("/healthz", handleHealthz()).Methods(http.MethodGet)
@@ -52,22 +55,26 @@ func OperatorRoutes(d Deps) *mux.Router {
 	return r
 }
 
+// newRouter is a router with patientlink's manners: an unclean path
+// (//link, /./link) is a 404, not a 301 redirect that would turn a POST
+// into a GET; unknown routes and methods are problems (405 with Allow).
 func newRouter(d Deps) *mux.Router {
-	r := mux.NewRouter()
+	r := mux.NewRouter().SkipClean(true)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeProblem(w, r, errNotFound) })
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeProblem(w, r, errMethodNotAllow) })
+	r.MethodNotAllowedHandler = methodNotAllowed(r)
 	r.Use(noteRoute, withMetrics(d.Metrics))
 	return r
 }
 
 // NewServer builds the customer listener's handler: the routes behind
-// request ids, panic recovery, access logs and load shedding.
+// request ids, panic recovery, access logs, header and load limits.
 func NewServer(d Deps) http.Handler {
-	return withRequestID(withRecover(d.Logger, withAccessLog(d.Logger, withInflightLimit(d.Config.MaxInFlight, Routes(d)))))
+	return withRequestID(withRecover(d.Logger, withAccessLog(d.Logger,
+		withHeaderLimit(d.Config.MaxHeaderBytes, withInflightLimit(d.Config.MaxInFlight, withMethods(Routes(d)))))))
 }
 
 // NewOperatorServer builds the operator listener's handler, behind the
 // same request ids, recovery and access logs.
 func NewOperatorServer(d Deps) http.Handler {
-	return withRequestID(withRecover(d.Logger, withAccessLog(d.Logger, OperatorRoutes(d))))
+	return withRequestID(withRecover(d.Logger, withAccessLog(d.Logger, withMethods(OperatorRoutes(d)))))
 }

@@ -25,8 +25,16 @@ import (
 // and the workflow.
 func (b *testBundle) linkedPatient(t *testing.T, token string) (uuid.UUID, uuid.UUID) {
 	t.Helper()
-	ctx := context.Background()
 	patient := uuid.New()
+	return patient, b.linkPatient(t, token, patient, "internal-"+uuid.NewString())
+}
+
+// linkPatient links patient to internal as the customer of token would
+// see it happen (POST /link, then the worker's steps); it returns the
+// workflow id.
+func (b *testBundle) linkPatient(t *testing.T, token string, patient uuid.UUID, internal string) uuid.UUID {
+	t.Helper()
+	ctx := context.Background()
 	res := b.do(t, http.MethodPost, "/link", map[string]string{
 		"Customer-Token": token, "Idempotency-Key": uuid.NewString(), "Content-Type": "application/json",
 	}, patientBody(patient, "Linked Person"))
@@ -37,7 +45,7 @@ func (b *testBundle) linkedPatient(t *testing.T, token string) (uuid.UUID, uuid.
 	wf, err = b.store.Transition(ctx, wf, postgres.Transition{To: link.StateInProgress, Attempt: 1})
 	require.NoError(t, err)
 	require.NoError(t, b.store.WithTx(ctx, func(tx pgx.Tx) error {
-		linked, err := b.store.LinkPatientTx(ctx, tx, wf, link.Match{ID: "internal-" + uuid.NewString(), Score: 0.99}, link.LinkAuto, "")
+		linked, err := b.store.LinkPatientTx(ctx, tx, wf, link.Match{ID: internal, Score: 0.99}, link.LinkAuto, "")
 		require.True(t, linked)
 		if err != nil {
 			return err
@@ -45,7 +53,7 @@ func (b *testBundle) linkedPatient(t *testing.T, token string) (uuid.UUID, uuid.
 		_, err = b.store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateLinked, Outcome: link.StateLinked, Attempt: 1})
 		return err
 	}))
-	return patient, id
+	return id
 }
 
 // snapshot counts the rows a refused request must leave alone.

@@ -124,9 +124,34 @@ type Mapping struct {
 	InternalPatientID string
 	Status            string // MappingLinked or MappingDeLinked
 	Score             float64
-	Source            string // LinkAuto or LinkManual
+	Source            string    // LinkAuto or LinkManual
 	WorkflowID        uuid.UUID // the workflow that linked
 	LinkedAt          time.Time
 	DelinkWorkflowID  uuid.UUID // zero unless de-linked
 	DelinkedAt        time.Time // zero unless de-linked
+	UpdatedAt         time.Time // when it was linked or de-linked
+	Seq               int64     // the row id: ties in UpdatedAt are ordered by it
+}
+
+// HistoryKind says what a history entry records.
+type HistoryKind string
+
+// History entry kinds.
+const (
+	HistoryWorkflow HistoryKind = "workflow" // a workflow's transition
+	HistoryMapping  HistoryKind = "mapping"  // a mapping linked or de-linked
+)
+
+// HistoryEntry is one change of a customer's patient: a workflow's
+// transition or a mapping's change. Ids, states, times and reasons only.
+type HistoryEntry struct {
+	At                time.Time
+	Kind              HistoryKind
+	WorkflowID        uuid.UUID
+	RequestType       RequestType
+	From              string // "" for the first state
+	To                string
+	Reason            string // why a workflow FAILED (or an operator's note)
+	InternalPatientID string // mapping entries only
+	Rule              Rule   // the rule that decided an outcome, or a manual link
 }

@@ -47,6 +47,16 @@ type FieldError struct {
 // ValidationError lists every bad field of a request.
 type ValidationError struct{ Fields []FieldError }
 
+// With is e with more bad fields, sorted by pointer; a pointer already
+// listed keeps its first detail.
+func (e *ValidationError) With(fields ...FieldError) *ValidationError {
+	v := &validator{fields: slices.Clone(e.Fields)}
+	for _, f := range fields {
+		v.add(f.Pointer, f.Detail)
+	}
+	return &ValidationError{Fields: v.sorted()}
+}
+
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("%d invalid field(s)", len(e.Fields))
 }
@@ -60,9 +70,14 @@ const (
 )
 
 // ParseRequest decodes and validates a link request: ErrMalformed for
-// undecodable JSON, a *ValidationError listing every bad field otherwise.
-// now bounds the date of birth.
+// undecodable JSON (CheckJSON's rules included), a *ValidationError listing
+// every bad field otherwise, with the request as far as it was read.
+// Field names are accepted in kebab-case (full-name) or, as before,
+// snake_case (full_name), not both. now bounds the date of birth.
 func ParseRequest(body []byte, now time.Time) (Request, error) {
+	if err := CheckJSON(body); err != nil {
+		return Request{}, err
+	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil || top == nil {
 		return Request{}, ErrMalformed
@@ -91,7 +106,9 @@ func ParseRequest(body []byte, now time.Time) (Request, error) {
 		v.checkPatient(&req.Patient, now)
 	}
 	if v.fields != nil {
-		return Request{}, &ValidationError{Fields: v.sorted()}
+		// The request comes back too, so the caller can check what only it
+		// can (the webhook's origin) and list every bad field at once.
+		return req, &ValidationError{Fields: v.sorted()}
 	}
 	return req, nil
 }
@@ -117,7 +134,10 @@ func (r Request) Canonical() []byte {
 	return b
 }
 
-type validator struct{ fields []FieldError }
+type validator struct {
+	fields  []FieldError
+	nameKey string // the spelling of full_name the request used
+}
 
 // add records a problem with a field; the first one found per field wins.
 func (v *validator) add(pointer, detail string) {
@@ -158,7 +178,12 @@ func (v *validator) patient(raw json.RawMessage) Patient {
 		switch key {
 		case "id":
 			v.decode(raw, &p.ID, ptr, "must be a string")
-		case "full_name":
+		case "full_name", "full-name":
+			if _, both := fields["full_name"]; both && key == "full-name" {
+				v.add(ptr, "must not be given with full_name")
+				continue
+			}
+			v.nameKey = key
 			v.decode(raw, &p.FullName, ptr, "must be a string")
 		case "dob":
 			v.decode(raw, &p.DOB, ptr, "must be a string")
@@ -167,7 +192,7 @@ func (v *validator) patient(raw json.RawMessage) Patient {
 		case "insurance":
 			var obj map[string]any
 			if v.decode(raw, &obj, ptr, "must be an object") && obj != nil {
-				p.Insurance = raw
+				p.Insurance = raw // numbers keep their text: Canonical never parses them as floats
 			}
 		default:
 			v.add(ptr, "unknown field")
@@ -208,13 +233,17 @@ func (v *validator) checkPatient(p *Patient, now time.Time) {
 	}
 
 	p.FullName = strings.TrimSpace(p.FullName)
+	name := "/patient/full_name"
+	if v.nameKey == "full-name" {
+		name = "/patient/full-name"
+	}
 	switch {
 	case p.FullName == "":
-		v.add("/patient/full_name", "is required")
+		v.add(name, "is required")
 	case utf8.RuneCountInString(p.FullName) > maxNameLen:
-		v.add("/patient/full_name", fmt.Sprintf("must be at most %d characters", maxNameLen))
+		v.add(name, fmt.Sprintf("must be at most %d characters", maxNameLen))
 	case strings.IndexFunc(p.FullName, unicode.IsControl) >= 0:
-		v.add("/patient/full_name", "must not contain control characters")
+		v.add(name, "must not contain control characters")
 	}
 
 	if p.DOB == "" {

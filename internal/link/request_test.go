@@ -1,9 +1,12 @@
 package link
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -96,5 +99,35 @@ func FuzzParseRequest(f *testing.F) {
 			_, err := ParseRequest(req.Canonical(), now)
 			require.NoError(t, err)
 		}
+	})
+}
+
+func TestCheckJSON(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{`{}`, `{"a":{"a":1},"b":[{"a":1},{"a":2}]}`, `"\ud83d\ude00"`, `"\\ud800"`} {
+		require.NoError(t, CheckJSON([]byte(ok)), ok)
+	}
+	for _, bad := range []string{`{"a":1,"a":2}`, `{"x":{"a":1,"a":2}}`, "\"\xff\"", `"\ud800"`, `"\udc00\ud800"`, `"\ud800\u0041"`, `{} {}`, strings.Repeat("[", 70) + strings.Repeat("]", 70)} {
+		require.ErrorIs(t, CheckJSON([]byte(bad)), ErrMalformed, bad)
+	}
+}
+
+// FuzzCheckJSON: what the strict decoder accepts is valid UTF-8 JSON that
+// encoding/json reads (with json.Number), and ParseRequest never panics on anything.
+func FuzzCheckJSON(f *testing.F) {
+	f.Add([]byte(`{"patient":{"id":"6f1c2a34-8f1e-4c4e-9d6b-0c1f2e3d4a5b","full-name":"Ada","dob":"1980-01-02"}}`))
+	f.Add([]byte(`{"a":1,"a":2}`))
+	f.Add([]byte(`"\ud83d\ude00\ud800"`))
+	f.Add([]byte("{\"k\":\"\xff\"}"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if CheckJSON(body) == nil {
+			require.True(t, utf8.Valid(body))
+			require.True(t, json.Valid(body))
+			var v any
+			dec := json.NewDecoder(bytes.NewReader(body))
+			dec.UseNumber() // numbers keep their text, however long
+			require.NoError(t, dec.Decode(&v))
+		}
+		_, _ = ParseRequest(body, now)
 	})
 }

@@ -51,6 +51,38 @@ type Enqueue func(ctx context.Context, tx pgx.Tx) error
 // Requests racing with one key serialise on the key's row: the later ones
 // wait for the first to commit and then replay its answer.
 func (s *Store) Acknowledge(ctx context.Context, in Intake, enqueue Enqueue) (resp Response, replayed bool, err error) {
+	// A request that finds the patient busy names the workflow in the way;
+	// when that workflow has ended in between (a fast worker), the patient
+	// is free again and the request is tried afresh: 202, or 409 naming
+	// whatever is in the way now, never "not found".
+	for range maxIntakeTries - 1 {
+		resp, replayed, err = s.acknowledgeOnce(ctx, in, enqueue)
+		if !errors.Is(err, errOpenWorkflowEnded) {
+			return resp, replayed, err
+		}
+	}
+	resp, replayed, err = s.acknowledgeOnce(ctx, in, enqueue)
+	if !errors.Is(err, errOpenWorkflowEnded) {
+		return resp, replayed, err
+	}
+	// Busy every time, with workflows ending as fast as they start: name
+	// the newest one; the caller retries later.
+	latest, err := s.q.WorkflowGetLatestForPatient(ctx, s.pool, dbsqlc.WorkflowGetLatestForPatientParams{
+		CustomerID: in.CustomerID, PatientID: in.PatientID,
+	})
+	if err != nil {
+		return Response{}, false, fmt.Errorf("error finding latest workflow: %w", err)
+	}
+	return Response{}, false, &link.ConflictError{WorkflowID: latest.ID, Detail: "workflows for this patient are being processed; retry shortly"}
+}
+
+// maxIntakeTries bounds the retries of a request racing with short
+// workflows of its patient.
+const maxIntakeTries = 5
+
+var errOpenWorkflowEnded = errors.New("the open workflow of the patient ended before it could be named")
+
+func (s *Store) acknowledgeOnce(ctx context.Context, in Intake, enqueue Enqueue) (resp Response, replayed bool, err error) {
 	err = s.WithTx(ctx, func(tx pgx.Tx) error {
 		// One round trip claims the key and, if that succeeded, writes the
 		// workflow, its first event and its payload.
@@ -97,8 +129,11 @@ func (s *Store) Acknowledge(ctx context.Context, in Intake, enqueue Enqueue) (re
 		open, getErr := s.q.WorkflowGetOpenForPatient(ctx, s.pool, dbsqlc.WorkflowGetOpenForPatientParams{
 			CustomerID: in.CustomerID, PatientID: in.PatientID,
 		})
+		if errors.Is(getErr, pgx.ErrNoRows) {
+			return Response{}, false, errOpenWorkflowEnded
+		}
 		if getErr != nil {
-			return Response{}, false, fmt.Errorf("error finding open workflow: %w", interpretError(getErr))
+			return Response{}, false, fmt.Errorf("error finding open workflow: %w", getErr)
 		}
 		return Response{}, false, &link.ConflictError{WorkflowID: open.ID, Detail: "a workflow for this patient is still pending"}
 	}

@@ -100,6 +100,13 @@ func (s *Service) acknowledge(ctx context.Context, in postgres.Intake) (Receipt,
 	return Receipt{WorkflowID: resp.WorkflowID, Status: resp.Status, Body: resp.Body, Replayed: replayed}, nil
 }
 
+// CheckWebhook checks a per-request webhook for customer as AcknowledgeLink
+// does, so a request's every bad field can be listed at once: a
+// *link.ValidationError naming /webhook, or nil.
+func (s *Service) CheckWebhook(customer link.Customer, raw string) error {
+	return checkWebhookOverride(raw, customer.WebhookURL, s.d.Webhook.AllowInsecure)
+}
+
 // checkWebhookOverride allows a per-request webhook only at the origin the
 // customer registered: a token cannot send outcomes elsewhere.
 func checkWebhookOverride(raw, registered string, allowInsecure bool) error {

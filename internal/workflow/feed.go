@@ -5,7 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -51,25 +51,51 @@ func (s *Service) Feed(ctx context.Context, customerID uuid.UUID, cursor string,
 
 // A cursor is opaque to customers: base64url of "v1.<tx>.<feed id>".
 func encodeCursor(c postgres.FeedCursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("v1.%d.%d", c.Tx, c.FeedID)))
+	return packCursor("", c.Tx, c.FeedID)
 }
 
 func decodeCursor(s string) (postgres.FeedCursor, error) {
 	if s == "" {
 		return postgres.FeedCursor{}, nil
 	}
+	n, err := unpackCursor(s, "", 2)
+	if err != nil || n[0] < 0 || n[1] < 0 {
+		return postgres.FeedCursor{}, ErrBadCursor
+	}
+	return postgres.FeedCursor{Tx: n[0], FeedID: n[1]}, nil
+}
+
+// packCursor makes an opaque cursor: base64url of "v1[.<kind>].<n>…".
+func packCursor(kind string, nums ...int64) string {
+	parts := []string{"v1"}
+	if kind != "" {
+		parts = append(parts, kind)
+	}
+	for _, n := range nums {
+		parts = append(parts, strconv.FormatInt(n, 10))
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, ".")))
+}
+
+// unpackCursor reads a cursor packCursor made with kind and n numbers.
+func unpackCursor(s, kind string, n int) ([]int64, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return postgres.FeedCursor{}, ErrBadCursor
+		return nil, ErrBadCursor
 	}
 	parts := strings.Split(string(raw), ".")
-	if len(parts) != 3 || parts[0] != "v1" {
-		return postgres.FeedCursor{}, ErrBadCursor
+	head := []string{"v1"}
+	if kind != "" {
+		head = append(head, kind)
 	}
-	tx, err1 := strconv.ParseInt(parts[1], 10, 64)
-	id, err2 := strconv.ParseInt(parts[2], 10, 64)
-	if err1 != nil || err2 != nil || tx < 0 || id < 0 {
-		return postgres.FeedCursor{}, ErrBadCursor
+	if len(parts) != len(head)+n || !slices.Equal(parts[:len(head)], head) {
+		return nil, ErrBadCursor
 	}
-	return postgres.FeedCursor{Tx: tx, FeedID: id}, nil
+	out := make([]int64, n)
+	for i, p := range parts[len(head):] {
+		if out[i], err = strconv.ParseInt(p, 10, 64); err != nil {
+			return nil, ErrBadCursor
+		}
+	}
+	return out, nil
 }

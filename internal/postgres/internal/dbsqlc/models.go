@@ -297,6 +297,7 @@ type PatientMapping struct {
 	DelinkedAt        *time.Time
 	LinkSource        string
 	LinkedBy          *string
+	UpdatedAt         time.Time
 }
 
 type ReconciliationReport struct {

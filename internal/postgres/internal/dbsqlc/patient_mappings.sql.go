@@ -15,14 +15,14 @@ import (
 const mappingDelink = `-- name: MappingDelink :one
 WITH m AS (
     UPDATE patient_mappings AS pm
-    SET status = 'DE-LINKED', delinked_at = now(), delink_workflow_id = $1
+    SET status = 'DE-LINKED', delinked_at = now(), updated_at = now(), delink_workflow_id = $1
     WHERE pm.customer_id = $2 AND pm.customer_patient_id = $3 AND pm.status = 'LINKED'
-    RETURNING pm.id, pm.customer_id, pm.customer_patient_id, pm.internal_patient_id, pm.status, pm.score, pm.workflow_id, pm.linked_at, pm.delink_workflow_id, pm.delinked_at, pm.link_source, pm.linked_by
+    RETURNING pm.id, pm.customer_id, pm.customer_patient_id, pm.internal_patient_id, pm.status, pm.score, pm.workflow_id, pm.linked_at, pm.delink_workflow_id, pm.delinked_at, pm.link_source, pm.linked_by, pm.updated_at
 ), e AS (
     INSERT INTO mapping_events (mapping_id, customer_id, customer_patient_id, internal_patient_id, status, workflow_id, request_type)
     SELECT m.id, m.customer_id, m.customer_patient_id, m.internal_patient_id, m.status, $1, 'DELINK' FROM m
 )
-SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by FROM m
+SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by, updated_at FROM m
 `
 
 type MappingDelinkParams struct {
@@ -44,6 +44,7 @@ type MappingDelinkRow struct {
 	DelinkedAt        *time.Time
 	LinkSource        string
 	LinkedBy          *string
+	UpdatedAt         time.Time
 }
 
 // De-links the patient's LINKED mapping, with its history event.
@@ -63,12 +64,13 @@ func (q *Queries) MappingDelink(ctx context.Context, db DBTX, arg MappingDelinkP
 		&i.DelinkedAt,
 		&i.LinkSource,
 		&i.LinkedBy,
+		&i.UpdatedAt,
 	)
 	return i, err
 }
 
 const mappingGetLatest = `-- name: MappingGetLatest :one
-SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by FROM patient_mappings
+SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by, updated_at FROM patient_mappings
 WHERE customer_id = $1 AND customer_patient_id = $2
 ORDER BY (status = 'LINKED') DESC, id DESC
 LIMIT 1
@@ -96,12 +98,13 @@ func (q *Queries) MappingGetLatest(ctx context.Context, db DBTX, arg MappingGetL
 		&i.DelinkedAt,
 		&i.LinkSource,
 		&i.LinkedBy,
+		&i.UpdatedAt,
 	)
 	return i, err
 }
 
 const mappingGetLinkedByInternal = `-- name: MappingGetLinkedByInternal :one
-SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by FROM patient_mappings
+SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by, updated_at FROM patient_mappings
 WHERE customer_id = $1 AND internal_patient_id = $2 AND status = 'LINKED'
 `
 
@@ -127,6 +130,7 @@ func (q *Queries) MappingGetLinkedByInternal(ctx context.Context, db DBTX, arg M
 		&i.DelinkedAt,
 		&i.LinkSource,
 		&i.LinkedBy,
+		&i.UpdatedAt,
 	)
 	return i, err
 }
@@ -136,12 +140,12 @@ WITH m AS (
     INSERT INTO patient_mappings (customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, link_source, linked_by)
     VALUES ($1, $2, $3, 'LINKED', $4, $5, $6, $7)
     ON CONFLICT DO NOTHING
-    RETURNING id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by
+    RETURNING id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by, updated_at
 ), e AS (
     INSERT INTO mapping_events (mapping_id, customer_id, customer_patient_id, internal_patient_id, status, workflow_id, request_type, link_source, actor)
     SELECT m.id, m.customer_id, m.customer_patient_id, m.internal_patient_id, m.status, m.workflow_id, 'LINK', m.link_source, m.linked_by FROM m
 )
-SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by FROM m
+SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by, updated_at FROM m
 `
 
 type MappingLinkParams struct {
@@ -167,6 +171,7 @@ type MappingLinkRow struct {
 	DelinkedAt        *time.Time
 	LinkSource        string
 	LinkedBy          *string
+	UpdatedAt         time.Time
 }
 
 // Links a patient, with its history event. No row back: a LINKED mapping
@@ -196,6 +201,196 @@ func (q *Queries) MappingLink(ctx context.Context, db DBTX, arg MappingLinkParam
 		&i.DelinkedAt,
 		&i.LinkSource,
 		&i.LinkedBy,
+		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const mappingList = `-- name: MappingList :many
+SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by, updated_at FROM patient_mappings
+WHERE customer_id = $1
+  AND (updated_at, id) > ($2::timestamptz, $3::bigint)
+  AND updated_at < $4::timestamptz
+ORDER BY updated_at, id
+LIMIT $5
+`
+
+type MappingListParams struct {
+	CustomerID     uuid.UUID
+	AfterUpdatedAt time.Time
+	AfterID        int64
+	Before         time.Time
+	MaxRows        int32
+}
+
+// A customer's mappings after a keyset position, by update time then id,
+// changed before the horizon (patient_mappings_updated).
+func (q *Queries) MappingList(ctx context.Context, db DBTX, arg MappingListParams) ([]PatientMapping, error) {
+	rows, err := db.Query(ctx, mappingList,
+		arg.CustomerID,
+		arg.AfterUpdatedAt,
+		arg.AfterID,
+		arg.Before,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PatientMapping
+	for rows.Next() {
+		var i PatientMapping
+		if err := rows.Scan(
+			&i.ID,
+			&i.CustomerID,
+			&i.CustomerPatientID,
+			&i.InternalPatientID,
+			&i.Status,
+			&i.Score,
+			&i.WorkflowID,
+			&i.LinkedAt,
+			&i.DelinkWorkflowID,
+			&i.DelinkedAt,
+			&i.LinkSource,
+			&i.LinkedBy,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const mappingListByInternal = `-- name: MappingListByInternal :many
+SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by, updated_at FROM patient_mappings
+WHERE customer_id = $1 AND internal_patient_id = $2
+  AND (status = 'LINKED' OR $3::boolean)
+ORDER BY id
+LIMIT $4
+`
+
+type MappingListByInternalParams struct {
+	CustomerID        uuid.UUID
+	InternalPatientID string
+	IncludeHistory    bool
+	MaxRows           int32
+}
+
+// The customer's patients mapped to an internal patient, oldest first: the
+// LINKED one, or every mapping with include_history
+// (patient_mappings_internal).
+func (q *Queries) MappingListByInternal(ctx context.Context, db DBTX, arg MappingListByInternalParams) ([]PatientMapping, error) {
+	rows, err := db.Query(ctx, mappingListByInternal,
+		arg.CustomerID,
+		arg.InternalPatientID,
+		arg.IncludeHistory,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PatientMapping
+	for rows.Next() {
+		var i PatientMapping
+		if err := rows.Scan(
+			&i.ID,
+			&i.CustomerID,
+			&i.CustomerPatientID,
+			&i.InternalPatientID,
+			&i.Status,
+			&i.Score,
+			&i.WorkflowID,
+			&i.LinkedAt,
+			&i.DelinkWorkflowID,
+			&i.DelinkedAt,
+			&i.LinkSource,
+			&i.LinkedBy,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const mappingListByStatus = `-- name: MappingListByStatus :many
+SELECT id, customer_id, customer_patient_id, internal_patient_id, status, score, workflow_id, linked_at, delink_workflow_id, delinked_at, link_source, linked_by, updated_at FROM patient_mappings
+WHERE customer_id = $1 AND status = $2
+  AND (updated_at, id) > ($3::timestamptz, $4::bigint)
+  AND updated_at < $5::timestamptz
+ORDER BY updated_at, id
+LIMIT $6
+`
+
+type MappingListByStatusParams struct {
+	CustomerID     uuid.UUID
+	Status         string
+	AfterUpdatedAt time.Time
+	AfterID        int64
+	Before         time.Time
+	MaxRows        int32
+}
+
+// MappingList with one status (patient_mappings_status_updated): its own
+// statement, so even a generic plan uses the status index.
+func (q *Queries) MappingListByStatus(ctx context.Context, db DBTX, arg MappingListByStatusParams) ([]PatientMapping, error) {
+	rows, err := db.Query(ctx, mappingListByStatus,
+		arg.CustomerID,
+		arg.Status,
+		arg.AfterUpdatedAt,
+		arg.AfterID,
+		arg.Before,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PatientMapping
+	for rows.Next() {
+		var i PatientMapping
+		if err := rows.Scan(
+			&i.ID,
+			&i.CustomerID,
+			&i.CustomerPatientID,
+			&i.InternalPatientID,
+			&i.Status,
+			&i.Score,
+			&i.WorkflowID,
+			&i.LinkedAt,
+			&i.DelinkWorkflowID,
+			&i.DelinkedAt,
+			&i.LinkSource,
+			&i.LinkedBy,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const mappingListHorizon = `-- name: MappingListHorizon :one
+SELECT mapping_list_horizon()::timestamptz AS horizon
+`
+
+// Read it before MappingList, in an earlier statement (migration 000030).
+func (q *Queries) MappingListHorizon(ctx context.Context, db DBTX) (time.Time, error) {
+	row := db.QueryRow(ctx, mappingListHorizon)
+	var horizon time.Time
+	err := row.Scan(&horizon)
+	return horizon, err
 }

@@ -189,6 +189,41 @@ func (q *Queries) WorkflowGetBySearchID(ctx context.Context, db DBTX, searchID *
 	return i, err
 }
 
+const workflowGetLatestForPatient = `-- name: WorkflowGetLatestForPatient :one
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count FROM workflows
+WHERE customer_id = $1 AND patient_id = $2
+ORDER BY created_at DESC
+LIMIT 1
+`
+
+type WorkflowGetLatestForPatientParams struct {
+	CustomerID uuid.UUID
+	PatientID  uuid.UUID
+}
+
+// The patient's newest workflow (workflows_customer_patient).
+func (q *Queries) WorkflowGetLatestForPatient(ctx context.Context, db DBTX, arg WorkflowGetLatestForPatientParams) (Workflow, error) {
+	row := db.QueryRow(ctx, workflowGetLatestForPatient, arg.CustomerID, arg.PatientID)
+	var i Workflow
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.PatientID,
+		&i.RequestType,
+		&i.Status,
+		&i.Outcome,
+		&i.Reason,
+		&i.WebhookURL,
+		&i.Attempt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.EndedAt,
+		&i.SearchID,
+		&i.ReconcileCount,
+	)
+	return i, err
+}
+
 const workflowGetOpenForPatient = `-- name: WorkflowGetOpenForPatient :one
 SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count FROM workflows
 WHERE customer_id = $1 AND patient_id = $2 AND status IN ('RECEIVED', 'IN_PROGRESS', 'REQUESTED')
