@@ -27,7 +27,7 @@ const devDir = ".data"
 
 // devSecrets are generated once and kept, so restarts keep tokens valid and
 // sealed payloads readable.
-var devSecrets = []string{"PATIENTLINK_TOKEN_SECRET", "PATIENTLINK_DATA_KEY", "PATIENTLINK_INDEX_CALLBACK_SECRET"}
+var devSecrets = []string{"PATIENTLINK_TOKEN_SECRET", "PATIENTLINK_DATA_KEY", "PATIENTLINK_INDEX_CALLBACK_SECRET", "PATIENTLINK_ADMIN_TOKEN"}
 
 // runDev is `make run`: the private Postgres (unless DATABASE_URL is set),
 // migrations, development secrets, a demo customer, the index simulator and
@@ -59,10 +59,15 @@ patientlink development setup
   demo customer: %s
   token:         %s/demo-token   (export TOKEN=$(cat %s/demo-token))
 
+  operator:      http://%s (/admin/…, /metrics; admin token: PATIENTLINK_ADMIN_TOKEN in %s/secrets.env)
   index sim:     %s (patients it knows: go run ./cmd/patientlink index-sim --list 5)
   webhook sink:  %s (verified deliveries print below)
 
-`, env("DATABASE_URL"), env("PATIENTLINK_ADDR"), demo.ID, devDir, devDir, env("PATIENTLINK_INDEX_URL"), demoWebhookURL)
+  the CLI in another terminal:
+    export DATABASE_URL=%s; set -a; . %s/secrets.env; set +a
+
+`, env("DATABASE_URL"), env("PATIENTLINK_ADDR"), demo.ID, devDir, devDir, env("PATIENTLINK_OPERATOR_ADDR"), devDir,
+		env("PATIENTLINK_INDEX_URL"), demoWebhookURL, env("DATABASE_URL"), devDir)
 
 	simArgs := []string{"--addr", strings.TrimPrefix(env("PATIENTLINK_INDEX_URL"), "http://"),
 		"--callback-url", "http://" + env("PATIENTLINK_OPERATOR_ADDR"), "--callback-secret", env("PATIENTLINK_INDEX_CALLBACK_SECRET"),
