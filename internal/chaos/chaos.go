@@ -73,6 +73,7 @@ type Options struct {
 	PGDir     string // the private cluster's data directory
 	PGPort    int
 	Log       io.Writer // progress lines
+	ReportDir string    // where a failing mappings check writes its HTML; "": the scenario's directory
 }
 
 // Result is one scenario's outcome.
@@ -82,6 +83,7 @@ type Result struct {
 	Load     string
 	Faults   string
 	Tally    Tally
+	Checked  Checked       // the checkers on the scenario's history
 	Recovery time.Duration // last fault cleared → every workflow ended; <0 when they did not
 	Notes    []string      // measurements worth reading
 	Failures []string      // scenario-specific promises broken
@@ -90,7 +92,9 @@ type Result struct {
 }
 
 // Passed reports whether the scenario ran and kept every promise.
-func (r Result) Passed() bool { return r.Err == nil && r.Tally.OK() && len(r.Failures) == 0 }
+func (r Result) Passed() bool {
+	return r.Err == nil && r.Tally.OK() && len(r.Failures) == 0 && len(r.Checked.Violations) == 0
+}
 
 func (r *Result) note(format string, args ...any) {
 	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
@@ -133,7 +137,7 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	if o.PGPort == 0 {
 		o.PGPort = DefaultPGPort
 	}
-	s := &suite{bin: o.Bin, dir: o.Dir, log: o.Log, pg: harness.NewCluster(o.PGDir, o.PGPort, o.Log)}
+	s := &suite{bin: o.Bin, dir: o.Dir, htmlDir: o.ReportDir, log: o.Log, pg: harness.NewCluster(o.PGDir, o.PGPort, o.Log)}
 	if err := s.pg.Start(ctx); err != nil {
 		return nil, fmt.Errorf("error starting the chaos cluster: %w", err)
 	}
@@ -179,6 +183,10 @@ func (s *suite) runOne(ctx context.Context, n int, p Profile) Result {
 	}
 	fmt.Fprintf(s.log, "chaos: scenario %d %s in %s: acknowledged %d, completed %d, failed %s, lost %d, duplicated %d\n",
 		n, status, r.Took.Round(time.Second), r.Tally.Acknowledged, r.Tally.Completed, r.Tally.FailedSummary(), r.Tally.Lost, r.Tally.Duplicated)
+	fmt.Fprintf(s.log, "chaos:   %s\n", r.Checked.Line())
+	for _, v := range r.Checked.Violations[:min(5, len(r.Checked.Violations))] {
+		fmt.Fprintf(s.log, "chaos:   violation (%s): %s\n", v.Checker, v.What)
+	}
 	for _, line := range append(slices.Clone(r.Failures), r.Tally.Problems...) {
 		fmt.Fprintf(s.log, "chaos:   %s\n", line)
 	}
@@ -205,6 +213,9 @@ func (st *stage) settle(ctx context.Context, p Profile, r *Result, reqs []*Reque
 		return err
 	}
 	r.Tally = Account(reqs, snap, st.sink.Events(), st.sink.Stats(), allowedFailures)
+	if err := st.check(ctx, reqs, r); err != nil {
+		return err
+	}
 	var reconciled int
 	if err := st.db.QueryRow(ctx, `SELECT count(*) FROM workflow_events WHERE reason = 'reconcile'`).Scan(&reconciled); err == nil && reconciled > 0 {
 		r.note("reconciliation put %d workflow(s) back to work", reconciled)

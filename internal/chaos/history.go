@@ -170,3 +170,54 @@ func eventPosition(body []byte) (string, int) {
 	}
 	return ev.Data.PatientID, ev.Data.Sequence
 }
+
+// fillOp reads what an answer says into op. An events page's next-cursor
+// is kept in Key, for the reader that follows it.
+func fillOp(op *Op, data []byte) {
+	switch op.Kind {
+	case OpLink, OpDelink:
+		op.Body = data
+		var b struct {
+			WorkflowID string `json:"workflow-id"`
+		}
+		_ = json.Unmarshal(data, &b)
+		op.WorkflowID = b.WorkflowID
+	case OpStatus:
+		var b struct {
+			Status  string  `json:"status"`
+			Outcome *string `json:"outcome"`
+		}
+		_ = json.Unmarshal(data, &b)
+		op.State = b.Status
+		if b.Outcome != nil {
+			op.Outcome = *b.Outcome
+		}
+	case OpPatient:
+		if op.Status != 200 {
+			return
+		}
+		var b struct {
+			Status   string `json:"status"`
+			Internal string `json:"internal-patient-id"`
+		}
+		_ = json.Unmarshal(data, &b)
+		op.State, op.Internal = b.Status, b.Internal
+	case OpEvents:
+		var b struct {
+			Events     []json.RawMessage `json:"events"`
+			NextCursor string            `json:"next-cursor"`
+		}
+		if json.Unmarshal(data, &b) != nil {
+			return
+		}
+		op.Key = b.NextCursor
+		for _, raw := range b.Events {
+			var e struct {
+				ID string `json:"id"`
+			}
+			_ = json.Unmarshal(raw, &e)
+			patient, seq := eventPosition(raw)
+			op.Events = append(op.Events, FeedEvent{ID: e.ID, Patient: patient, Sequence: seq, Body: compactJSON(raw)})
+		}
+	}
+}
