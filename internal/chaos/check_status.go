@@ -26,12 +26,18 @@ func outcomeOf(o Op) string {
 // CheckMonotonicStatus checks every pair of GET /link/status reads of one
 // workflow where the first completed before the second was invoked (from
 // any process): the second never shows an earlier state, never another
-// outcome, and once an end state was read, the same end state.
+// outcome, and once an end state was read, the same end state — unless
+// an operator's retry or redelivery of the workflow (which may bring it
+// back from FAILED) could have come between them.
 func CheckMonotonicStatus(ops []Op) []Violation {
 	byWorkflow := map[string][]Op{}
+	resets := map[string][]Op{}
 	for _, o := range ops {
-		if o.Kind == OpStatus && o.Known() && o.Status == 200 && o.State != "" {
+		switch {
+		case o.Kind == OpStatus && o.Known() && o.Status == 200 && o.State != "":
 			byWorkflow[o.WorkflowID] = append(byWorkflow[o.WorkflowID], o)
+		case o.Kind == OpOperator && (o.Key == "retry" || o.Key == "redeliver"):
+			resets[o.WorkflowID] = append(resets[o.WorkflowID], o)
 		}
 	}
 	var out []Violation
@@ -43,8 +49,8 @@ func CheckMonotonicStatus(ops []Op) []Violation {
 				continue
 			}
 			for _, a := range reads[:j] {
-				if !a.Complete.Before(b.Invoke) {
-					continue // concurrent: either order is allowed
+				if !a.Complete.Before(b.Invoke) || resetBetween(resets[id], a, b) {
+					continue // concurrent, or reset between: either order is allowed
 				}
 				if v, bad := statusRegress(id, a, b); bad {
 					out = append(out, v)
@@ -69,4 +75,15 @@ func statusRegress(id string, a, b Op) (Violation, bool) {
 			id, outcomeOf(a), a.Proc, outcomeOf(b), b.State, b.Proc), true
 	}
 	return Violation{}, false
+}
+
+// resetBetween reports whether one of resets may have taken effect after
+// read a and before read b.
+func resetBetween(resets []Op, a, b Op) bool {
+	for _, r := range resets {
+		if r.Invoke.Before(b.Complete) && (r.Complete.IsZero() || r.Complete.After(a.Invoke)) {
+			return true
+		}
+	}
+	return false
 }

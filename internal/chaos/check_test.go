@@ -77,6 +77,12 @@ func TestCheckMonotonicStatus(t *testing.T) {
 		statusRead("w2", "LINKED", "", 0, 50),
 		statusRead("w2", "IN_PROGRESS", "", 10, 20),
 		{Kind: OpStatus, WorkflowID: "w2", Invoke: at(60), Status: 503},
+		// An operator's retry brings a FAILED workflow back.
+		statusRead("w3", "IN_PROGRESS", "", 0, 10),
+		statusRead("w3", "FAILED", "", 20, 30),
+		{Kind: OpOperator, Key: "retry", WorkflowID: "w3", Invoke: at(40), Complete: at(50), Status: 200},
+		statusRead("w3", "RECEIVED", "", 60, 70),
+		statusRead("w3", "COMPLETED", "LINKED", 80, 90),
 	}
 	require.Empty(t, CheckMonotonicStatus(good))
 
@@ -93,6 +99,11 @@ func TestCheckMonotonicStatus(t *testing.T) {
 		},
 		"outcome then failed": {statusRead("w1", "LINKED", "", 0, 10), statusRead("w1", "FAILED", "", 20, 30)},
 		"unknown status":      {statusRead("w1", "LIMBO", "", 0, 10)},
+		"a retry does not excuse reads after it": {
+			statusRead("w1", "FAILED", "", 0, 10),
+			{Kind: OpOperator, Key: "retry", WorkflowID: "w1", Invoke: at(20), Complete: at(30), Status: 200},
+			statusRead("w1", "IN_PROGRESS", "", 40, 50), statusRead("w1", "RECEIVED", "", 60, 70),
+		},
 	}
 	for name, ops := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -16,6 +16,9 @@ const (
 	OpStatus  OpKind = "status"  // GET /link/status/{workflow-id}
 	OpPatient OpKind = "patient" // GET /patient/{patient-id}
 	OpEvents  OpKind = "events"  // GET /events?cursor=…
+	// OpOperator is an operator's action (Key: stop, retry, redeliver) on
+	// WorkflowID; retry and redeliver may bring a FAILED workflow back.
+	OpOperator OpKind = "operator"
 )
 
 // Op is one client operation, Jepsen-style: when it was invoked, when it
