@@ -36,6 +36,8 @@ type Profile struct {
 	WebhookDown     time.Duration
 	StormKeys       int // scenario 6: keys, each sent StormCopies times at once
 	StormCopies     int
+	OperatorLinks   int // scenario 7: links sent while an operator acts
+	OperatorActions int
 
 	Settle time.Duration // longest wait for the last workflows to end
 }
@@ -43,13 +45,14 @@ type Profile struct {
 // Profiles are the sizes cmd/chaos knows.
 var Profiles = map[string]Profile{
 	"full": {
-		Name: "full", Scenarios: []int{1, 2, 3, 4, 5, 6},
+		Name: "full", Scenarios: []int{1, 2, 3, 4, 5, 6, 7},
 		WorkerKillLinks: 5000, WorkerKills: 12,
 		APIKillLinks: 2000, APIKills: 12,
 		DBDownLinks: 1500, DBDown: 20 * time.Second,
 		IndexLinks: 1000, IndexDown: 2 * time.Minute,
 		WebhookLinks: 500, WebhookDown: 5 * time.Minute,
 		StormKeys: 50, StormCopies: 20,
+		OperatorLinks: 1000, OperatorActions: 300,
 		Settle: 4 * time.Minute,
 	},
 	"ci": {
@@ -60,6 +63,7 @@ var Profiles = map[string]Profile{
 		IndexLinks: 300, IndexDown: 30 * time.Second,
 		WebhookLinks: 200, WebhookDown: 45 * time.Second,
 		StormKeys: 20, StormCopies: 20,
+		OperatorLinks: 300, OperatorActions: 100, // not in the profile: --scenario 7
 		Settle: 3 * time.Minute,
 	},
 }
@@ -117,6 +121,7 @@ var scenarios = map[int]scenario{
 	4: {"index errors, timeouts, outage", stageIndex, runIndex},
 	5: {"webhook receiver down", stageWebhook, runWebhook},
 	6: {"duplicate storms", stageStorm, runStorm},
+	7: {"operator chaos", stageOperator, runOperator},
 }
 
 // Run runs the scenarios in order, each in a deployment of its own, and
