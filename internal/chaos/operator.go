@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,18 +36,20 @@ func stageOperator(p Profile) stageOpts {
 func runOperator(ctx context.Context, s *suite, st *stage, p Profile, r *Result) error {
 	reqs := requests("s7", st.patients(p.OperatorLinks))
 	st.watch(ctx, reqs)
-	r.Load = fmt.Sprintf("%d links, 16 clients, 2 api + 2 worker processes", len(reqs))
+	// A steady pace keeps work in every state for the operator to hit.
+	pace := operatorLoadFor / time.Duration(len(reqs))
+	r.Load = fmt.Sprintf("%d links at %.0f/s, 2 api + 2 worker processes", len(reqs), float64(time.Second)/float64(pace))
 	rc, err := river.NewClient(riverpgxv5.New(st.db), &river.Config{})
 	if err != nil {
 		return fmt.Errorf("error making a River client: %w", err)
 	}
-	sent := st.sendAsync(ctx, reqs, 16)
+	sent := st.sendPaced(ctx, reqs, pace)
 
 	done := map[string]int{} // "action kind/state" or "command: result" → count
 	actions := 0
 	limit := time.Now().Add(5 * time.Minute)
 	for actions < p.OperatorActions && time.Now().Before(limit) && ctx.Err() == nil {
-		if isDone(sent) && actions >= p.OperatorActions/2 {
+		if isDone(sent) && st.pending(ctx) == 0 && actions >= p.OperatorActions/2 {
 			break
 		}
 		sleepCtx(ctx, jitter(50*time.Millisecond, 250*time.Millisecond))
@@ -77,9 +80,50 @@ func runOperator(ctx context.Context, s *suite, st *stage, p Profile, r *Result)
 	return st.settle(ctx, p, r, reqs, faultEnd, operatorStop, "reconcile_limit")
 }
 
+// operatorLoadFor is how long scenario 7's load lasts.
+const operatorLoadFor = time.Minute
+
+// sendPaced starts one request every pace, each sent until acknowledged
+// (at most 64 at a time); the channel closes when all are done.
+func (st *stage) sendPaced(ctx context.Context, reqs []*Request, pace time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 64)
+		tick := time.NewTicker(pace)
+		defer tick.Stop()
+		for i, q := range reqs {
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				st.client.Link(ctx, q, i)
+			})
+		}
+		wg.Wait()
+	}()
+	return done
+}
+
+// liveJobStates are the states where an operator's action changes what
+// happens next; half the picks go to them.
+var liveJobStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+}
+
 // operateJob retries, cancels or deletes one random job of a random state.
 func (st *stage) operateJob(ctx context.Context, rc *river.Client[pgx.Tx]) string {
 	states := rivertype.JobStates()
+	if rand.IntN(2) == 0 {
+		states = liveJobStates
+	}
 	state := states[rand.IntN(len(states))]
 	res, err := rc.JobList(ctx, river.NewJobListParams().States(state).First(50))
 	if err != nil || len(res.Jobs) == 0 {
