@@ -85,6 +85,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Profile: p, Bin: bin, Dir: dir, PGPort: *pgPort, Log: stderr,
 		PGDir: absUnder(root, *pgDir),
 	}
+	if *report != "" {
+		opts.ReportDir = filepath.Dir(*report)
+	}
 	if *scenario != 0 {
 		opts.Scenarios = []int{*scenario}
 	}

@@ -36,6 +36,8 @@ type Profile struct {
 	WebhookDown     time.Duration
 	StormKeys       int // scenario 6: keys, each sent StormCopies times at once
 	StormCopies     int
+	OperatorLinks   int // scenario 7: links sent while an operator acts
+	OperatorActions int
 
 	Settle time.Duration // longest wait for the last workflows to end
 }
@@ -43,13 +45,14 @@ type Profile struct {
 // Profiles are the sizes cmd/chaos knows.
 var Profiles = map[string]Profile{
 	"full": {
-		Name: "full", Scenarios: []int{1, 2, 3, 4, 5, 6},
+		Name: "full", Scenarios: []int{1, 2, 3, 4, 5, 6, 7},
 		WorkerKillLinks: 5000, WorkerKills: 12,
 		APIKillLinks: 2000, APIKills: 12,
 		DBDownLinks: 1500, DBDown: 20 * time.Second,
 		IndexLinks: 1000, IndexDown: 2 * time.Minute,
 		WebhookLinks: 500, WebhookDown: 5 * time.Minute,
 		StormKeys: 50, StormCopies: 20,
+		OperatorLinks: 1000, OperatorActions: 300,
 		Settle: 4 * time.Minute,
 	},
 	"ci": {
@@ -60,6 +63,7 @@ var Profiles = map[string]Profile{
 		IndexLinks: 300, IndexDown: 30 * time.Second,
 		WebhookLinks: 200, WebhookDown: 45 * time.Second,
 		StormKeys: 20, StormCopies: 20,
+		OperatorLinks: 300, OperatorActions: 100, // not in the profile: --scenario 7
 		Settle: 3 * time.Minute,
 	},
 }
@@ -73,6 +77,7 @@ type Options struct {
 	PGDir     string // the private cluster's data directory
 	PGPort    int
 	Log       io.Writer // progress lines
+	ReportDir string    // where a failing mappings check writes its HTML; "": the scenario's directory
 }
 
 // Result is one scenario's outcome.
@@ -82,6 +87,7 @@ type Result struct {
 	Load     string
 	Faults   string
 	Tally    Tally
+	Checked  Checked       // the checkers on the scenario's history
 	Recovery time.Duration // last fault cleared → every workflow ended; <0 when they did not
 	Notes    []string      // measurements worth reading
 	Failures []string      // scenario-specific promises broken
@@ -90,7 +96,9 @@ type Result struct {
 }
 
 // Passed reports whether the scenario ran and kept every promise.
-func (r Result) Passed() bool { return r.Err == nil && r.Tally.OK() && len(r.Failures) == 0 }
+func (r Result) Passed() bool {
+	return r.Err == nil && r.Tally.OK() && len(r.Failures) == 0 && len(r.Checked.Violations) == 0
+}
 
 func (r *Result) note(format string, args ...any) {
 	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
@@ -113,6 +121,7 @@ var scenarios = map[int]scenario{
 	4: {"index errors, timeouts, outage", stageIndex, runIndex},
 	5: {"webhook receiver down", stageWebhook, runWebhook},
 	6: {"duplicate storms", stageStorm, runStorm},
+	7: {"operator chaos", stageOperator, runOperator},
 }
 
 // Run runs the scenarios in order, each in a deployment of its own, and
@@ -133,7 +142,7 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	if o.PGPort == 0 {
 		o.PGPort = DefaultPGPort
 	}
-	s := &suite{bin: o.Bin, dir: o.Dir, log: o.Log, pg: harness.NewCluster(o.PGDir, o.PGPort, o.Log)}
+	s := &suite{bin: o.Bin, dir: o.Dir, htmlDir: o.ReportDir, log: o.Log, pg: harness.NewCluster(o.PGDir, o.PGPort, o.Log)}
 	if err := s.pg.Start(ctx); err != nil {
 		return nil, fmt.Errorf("error starting the chaos cluster: %w", err)
 	}
@@ -179,6 +188,10 @@ func (s *suite) runOne(ctx context.Context, n int, p Profile) Result {
 	}
 	fmt.Fprintf(s.log, "chaos: scenario %d %s in %s: acknowledged %d, completed %d, failed %s, lost %d, duplicated %d\n",
 		n, status, r.Took.Round(time.Second), r.Tally.Acknowledged, r.Tally.Completed, r.Tally.FailedSummary(), r.Tally.Lost, r.Tally.Duplicated)
+	fmt.Fprintf(s.log, "chaos:   %s\n", r.Checked.Line())
+	for _, v := range r.Checked.Violations[:min(5, len(r.Checked.Violations))] {
+		fmt.Fprintf(s.log, "chaos:   violation (%s): %s\n", v.Checker, v.What)
+	}
 	for _, line := range append(slices.Clone(r.Failures), r.Tally.Problems...) {
 		fmt.Fprintf(s.log, "chaos:   %s\n", line)
 	}
@@ -205,6 +218,9 @@ func (st *stage) settle(ctx context.Context, p Profile, r *Result, reqs []*Reque
 		return err
 	}
 	r.Tally = Account(reqs, snap, st.sink.Events(), st.sink.Stats(), allowedFailures)
+	if err := st.check(ctx, reqs, r); err != nil {
+		return err
+	}
 	var reconciled int
 	if err := st.db.QueryRow(ctx, `SELECT count(*) FROM workflow_events WHERE reason = 'reconcile'`).Scan(&reconciled); err == nil && reconciled > 0 {
 		r.note("reconciliation put %d workflow(s) back to work", reconciled)

@@ -185,7 +185,8 @@ func TestProfiles(t *testing.T) {
 	for _, n := range []int{1, 3, 6} {
 		require.Contains(t, Profiles["ci"].Scenarios, n, "CI runs at least scenarios 1, 3 and 6")
 	}
-	require.Equal(t, []int{1, 2, 3, 4, 5, 6}, Profiles["full"].Scenarios)
+	require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, Profiles["full"].Scenarios)
+	require.NotContains(t, Profiles["ci"].Scenarios, 7, "operator chaos is for the full profile only")
 	for name, p := range Profiles {
 		for _, n := range p.Scenarios {
 			require.Contains(t, scenarios, n, name)

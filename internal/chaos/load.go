@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -70,6 +71,8 @@ type Client struct {
 	Token    string
 	HTTP     *http.Client
 	RetryFor time.Duration
+	History  *History // every operation is recorded here, when set
+	Customer string   // the customer the token is for, as histories name it
 
 	// Latency of 503 answers: the API must refuse fast, never hang.
 	unavailable atomic.Int64 // 503 answers
@@ -128,6 +131,7 @@ type Answer struct {
 	Replayed   bool   // Idempotent-Replayed: true
 	Latency    time.Duration
 	Err        error // no answer at all
+	Op         Op    // as recorded
 }
 
 // Post sends one attempt of r to api.
@@ -139,20 +143,31 @@ func (c *Client) Post(ctx context.Context, api string, r *Request) Answer {
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", r.Key)
-	return c.do(req)
+	return c.do(req, Op{Kind: OpLink, Proc: api, Key: r.Key, Patient: r.Patient.ID.String()})
 }
 
-func (c *Client) do(req *http.Request) Answer {
+// do sends req and records it in the history as op.
+func (c *Client) do(req *http.Request, op Op) Answer {
 	c.attempts.Add(1)
 	start := time.Now()
+	op.Invoke, op.Customer = start, c.Customer
 	res, err := c.HTTP.Do(req)
 	if err != nil {
 		c.cutOff.Add(1)
+		c.History.Add(op) // no answer: its outcome is unknown
 		return Answer{Err: err, Latency: time.Since(start)}
 	}
 	defer res.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	a := Answer{Status: res.StatusCode, Latency: time.Since(start), Replayed: res.Header.Get("Idempotent-Replayed") == "true"}
+	data, readErr := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if readErr != nil {
+		c.cutOff.Add(1)
+		c.History.Add(op)
+		return Answer{Err: readErr, Latency: time.Since(start)}
+	}
+	op.Complete, op.Status = time.Now(), res.StatusCode
+	fillOp(&op, data)
+	c.History.Add(op)
+	a := Answer{Status: res.StatusCode, Latency: time.Since(start), Replayed: res.Header.Get("Idempotent-Replayed") == "true", Op: op}
 	var body struct {
 		WorkflowID string `json:"workflow-id"`
 		Type       string `json:"type"`
@@ -262,19 +277,28 @@ func (c *Client) Send(ctx context.Context, reqs []*Request, concurrency int) {
 
 // Status is GET /link/status/{id} as the client's customer.
 func (c *Client) Status(ctx context.Context, api, id string) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/link/status/"+id, nil)
+	a := c.get(ctx, api, "/link/status/"+id, Op{Kind: OpStatus, WorkflowID: id})
+	return a.Status, a.Op.State, a.Err
+}
+
+// Patient is GET /patient/{id}.
+func (c *Client) Patient(ctx context.Context, api, patientID string) Answer {
+	return c.get(ctx, api, "/patient/"+patientID, Op{Kind: OpPatient, Patient: patientID})
+}
+
+// Events is one page of GET /events from cursor; it returns the page's
+// next-cursor ("" when there was no answer).
+func (c *Client) Events(ctx context.Context, api, cursor string) (Answer, string) {
+	a := c.get(ctx, api, "/events?limit=500&cursor="+url.QueryEscape(cursor), Op{Kind: OpEvents})
+	return a, a.Op.Key
+}
+
+func (c *Client) get(ctx context.Context, api, path string, op Op) Answer {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+path, nil)
 	if err != nil {
-		return 0, "", err
+		return Answer{Err: err}
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
-	res, err := c.HTTP.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer res.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-	}
-	_ = json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&body)
-	return res.StatusCode, body.Status, nil
+	op.Proc = api
+	return c.do(req, op)
 }

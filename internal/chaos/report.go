@@ -35,6 +35,19 @@ func WriteReport(w io.Writer, results []Result) error {
 		if r.Tally.Refused > 0 {
 			fmt.Fprintf(&b, "- %d request(s) never acknowledged (the client gave up)\n", r.Tally.Refused)
 		}
+		if r.Err == nil {
+			fmt.Fprintf(&b, "- %s\n", r.Checked.Line())
+		}
+		for i, v := range r.Checked.Violations {
+			if i == maxListed {
+				fmt.Fprintf(&b, "- … %d more violation(s)\n", len(r.Checked.Violations)-i)
+				break
+			}
+			fmt.Fprintf(&b, "- VIOLATION (%s): %s\n", v.Checker, cell(v.What))
+		}
+		if r.Checked.Visualized != "" {
+			fmt.Fprintf(&b, "- porcupine's visualisation of the mappings: %s\n", r.Checked.Visualized)
+		}
 		for _, n := range r.Notes {
 			fmt.Fprintf(&b, "- %s\n", n)
 		}

@@ -73,6 +73,7 @@ func stageWorkerKill(p Profile) stageOpts {
 
 func runWorkerKill(ctx context.Context, s *suite, st *stage, p Profile, r *Result) error {
 	reqs := requests("s1", st.patients(p.WorkerKillLinks))
+	st.watch(ctx, reqs)
 	r.Load = fmt.Sprintf("%d links, 16 clients, 2 api + 2 worker processes", len(reqs))
 	sent := st.sendAsync(ctx, reqs, 16)
 
@@ -111,6 +112,7 @@ func stageAPIKill(p Profile) stageOpts {
 
 func runAPIKill(ctx context.Context, s *suite, st *stage, p Profile, r *Result) error {
 	reqs := requests("s2", st.patients(p.APIKillLinks))
+	st.watch(ctx, reqs)
 	r.Load = fmt.Sprintf("%d links, 32 clients over 2 api processes + 1 worker", len(reqs))
 	sent := st.sendAsync(ctx, reqs, 32)
 
@@ -180,6 +182,7 @@ const fastBound = 2 * time.Second
 
 func runDBDown(ctx context.Context, s *suite, st *stage, p Profile, r *Result) error {
 	reqs := requests("s3", st.patients(p.DBDownLinks))
+	st.watch(ctx, reqs)
 	st.client.RetryFor = p.DBDown + 2*time.Minute
 	// A steady pace: the load spans before, during and after the outage.
 	pace := (p.DBDown + 25*time.Second) / time.Duration(len(reqs))
@@ -342,6 +345,7 @@ func stageIndex(p Profile) stageOpts {
 
 func runIndex(ctx context.Context, s *suite, st *stage, p Profile, r *Result) error {
 	all := requests("s4", st.patients(p.IndexLinks+p.IndexLinks/2))
+	st.watch(ctx, all)
 	flaky, during := all[:p.IndexLinks], all[p.IndexLinks:]
 	r.Load = fmt.Sprintf("%d links while the index fails, %d more while it is down; 1 api + 2 workers", len(flaky), len(during))
 	r.Faults = fmt.Sprintf("index 30%% errors + 10%% timeouts, then down %s, then back", p.IndexDown)
@@ -397,6 +401,7 @@ func stageWebhook(p Profile) stageOpts {
 
 func runWebhook(ctx context.Context, s *suite, st *stage, p Profile, r *Result) error {
 	reqs := requests("s5", st.patients(p.WebhookLinks))
+	st.watch(ctx, reqs)
 	r.Load = fmt.Sprintf("%d links, 1 api + 1 worker; retry schedule %s", len(reqs), webhookSchedule(p.WebhookDown))
 	r.Faults = fmt.Sprintf("webhook receiver answering 503 (Retry-After: 1) for %s", p.WebhookDown)
 	st.sink.SetDown(true)
@@ -423,6 +428,7 @@ func stageStorm(p Profile) stageOpts {
 
 func runStorm(ctx context.Context, s *suite, st *stage, p Profile, r *Result) error {
 	reqs := requests("s6", st.patients(p.StormKeys))
+	st.watch(ctx, reqs)
 	r.Load = fmt.Sprintf("%d keys × %d identical requests at once, over 2 api processes + 1 worker", len(reqs), p.StormCopies)
 	r.Faults = "duplicate storms: one key sent in parallel from many clients"
 	var mu sync.Mutex

@@ -26,8 +26,11 @@ import (
 type suite struct {
 	bin string
 	dir string // run directory: logs of every scenario
-	pg  *harness.Cluster
-	log io.Writer
+	// htmlDir receives porcupine's visualisation of a failing mappings
+	// check: next to the report, else the scenario's directory.
+	htmlDir string
+	pg      *harness.Cluster
+	log     io.Writer
 }
 
 // ServiceEnv is what makes the service fast enough for the suite: short
@@ -68,7 +71,11 @@ type stage struct {
 	token   string
 	apis    []*Proc
 	workers []*Proc
-	client  *Client
+	client  *Client // the load
+	reader  *Client // the watcher's reads, apart from the load's counters
+	hist    *History
+	watcher *watcher
+	htmlDir string // where a failing mappings check writes porcupine's visualisation
 	closers []func()
 }
 
@@ -93,7 +100,10 @@ func (st *stage) serve(h http.Handler) (string, error) {
 // newStage deploys scenario n. The caller must close the stage, even when
 // newStage fails.
 func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error) {
-	st := &stage{n: n, dir: filepath.Join(s.dir, fmt.Sprintf("scenario-%d", n))}
+	st := &stage{n: n, dir: filepath.Join(s.dir, fmt.Sprintf("scenario-%d", n)), hist: &History{}, htmlDir: s.htmlDir}
+	if st.htmlDir == "" {
+		st.htmlDir = st.dir
+	}
 	if err := os.MkdirAll(st.dir, 0o755); err != nil {
 		return st, err
 	}
@@ -140,7 +150,7 @@ func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error
 		return st, err
 	}
 	st.closers = append(st.closers, func() { sinkLog.Close() })
-	st.sink = webhooksink.New(webhooksink.Config{Secrets: []string{created.WebhookSecret}, Out: sinkLog})
+	st.sink = webhooksink.New(webhooksink.Config{Secrets: []string{created.WebhookSecret}, Out: sinkLog, Observe: st.hist.Deliver})
 	h := st.sink.Handler()
 	sinkHandler.Store(&h)
 
@@ -175,7 +185,11 @@ func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error
 			return st, err
 		}
 	}
+	customer := fmt.Sprintf("chaos-%d", n)
 	st.client = NewClient(urls, st.token)
+	st.client.History, st.client.Customer = st.hist, customer
+	st.reader = NewClient(urls, st.token)
+	st.reader.History, st.reader.Customer = st.hist, customer
 	return st, nil
 }
 

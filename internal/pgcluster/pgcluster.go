@@ -111,6 +111,9 @@ func (c *Cluster) Start(ctx context.Context) error {
 		"-c max_connections=1000", // parallel test packages each open pools
 		"-c shared_buffers=256MB",
 		"-c log_min_messages=warning",
+		// Commit times of history rows: the chaos suite's linearizability
+		// check takes a mapping change as a write at its commit.
+		"-c track_commit_timestamp=on",
 	}, " ")
 	err = owner.run(ctx, filepath.Join(bin, "pg_ctl"), "start", "-w", "-t", "60", "-D", dir,
 		"-l", filepath.Join(dir, "server.log"), "-o", opts)

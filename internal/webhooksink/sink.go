@@ -32,6 +32,10 @@ type Config struct {
 	Status int
 	Out    io.Writer        // one line per request; nil discards
 	Now    func() time.Time // default time.Now
+	// Observe, when set, is told of every verified delivery answered 2xx —
+	// the first of an id and each repeat — with the body's raw bytes. It
+	// is called with the sink's lock held: keep it short.
+	Observe func(id string, body []byte, at time.Time)
 }
 
 // Event is an accepted webhook.
@@ -136,6 +140,7 @@ func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
 	case s.accepted[rawID]:
 		s.stats.Duplicates++
 		s.printf("DUPLICATE %s\n", id)
+		s.observe(rawID, body)
 		w.WriteHeader(s.cfg.Status)
 		return
 	}
@@ -173,7 +178,15 @@ func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
 		ReceivedAt: s.cfg.Now(),
 	})
 	s.printf("VERIFIED %s %s %s\n", id, printableID(envelope.Type), compact.Bytes())
+	s.observe(rawID, body)
 	w.WriteHeader(s.cfg.Status)
+}
+
+// observe must be called with s.mu held.
+func (s *Sink) observe(id string, body []byte) {
+	if s.cfg.Observe != nil && is2xx(s.cfg.Status) {
+		s.cfg.Observe(id, body, s.cfg.Now())
+	}
 }
 
 // reject must be called with s.mu held.

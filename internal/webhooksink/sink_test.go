@@ -229,6 +229,21 @@ func TestSinkDuplicates(t *testing.T) {
 	require.Equal(t, "DUPLICATE msg_1", b.out.Lines()[1])
 }
 
+func TestSinkObserve(t *testing.T) {
+	t.Parallel()
+
+	var seen []string
+	b := setup(t, webhooksink.Config{FailFirst: 1, Observe: func(id string, body []byte, _ time.Time) {
+		seen = append(seen, id+" "+string(body))
+	}})
+	require.Equal(t, http.StatusInternalServerError, b.post(t, []string{b.secret}, "msg_1", body).Code)
+	require.Equal(t, http.StatusNoContent, b.post(t, []string{b.secret}, "msg_1", body).Code)
+	require.Equal(t, http.StatusNoContent, b.post(t, []string{b.secret}, "msg_1", body).Code)
+	require.Equal(t, http.StatusUnauthorized, b.post(t, []string{newSecret(t)}, "msg_2", body).Code)
+	// Every delivery answered 2xx, a repeat included, with its raw bytes.
+	require.Equal(t, []string{"msg_1 " + body, "msg_1 " + body}, seen)
+}
+
 func TestSinkStatus(t *testing.T) {
 	t.Parallel()
 
