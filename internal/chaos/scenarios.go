@@ -187,29 +187,7 @@ func runDBDown(ctx context.Context, s *suite, st *stage, p Profile, r *Result) e
 	// A steady pace: the load spans before, during and after the outage.
 	pace := (p.DBDown + 25*time.Second) / time.Duration(len(reqs))
 	r.Load = fmt.Sprintf("%d links at %.0f/s, 2 api + 2 worker processes", len(reqs), float64(time.Second)/float64(pace))
-	sent := make(chan struct{})
-	go func() {
-		defer close(sent)
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 64)
-		tick := time.NewTicker(pace)
-		defer tick.Stop()
-		for i, q := range reqs {
-			select {
-			case <-ctx.Done():
-			case <-tick.C:
-			}
-			if ctx.Err() != nil {
-				break
-			}
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				st.client.Link(ctx, q, i)
-			})
-		}
-		wg.Wait()
-	}()
+	sent := st.sendPaced(ctx, reqs, pace)
 
 	readyz := st.probe(ctx, st.client.APIs[0]+"/readyz")
 	hasReadyz := readyz.status == http.StatusOK
