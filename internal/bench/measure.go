@@ -16,8 +16,21 @@ func (r *runner) phase(ctx context.Context, ps phaseSpec) (*PhaseResult, error) 
 	if name == "" {
 		name = ps.id.Name()
 	}
+	if role != "api" {
+		if err := r.settle(ctx, name); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.ensureService(ctx, role, s); err != nil {
 		return nil, err
+	}
+	if spec.Batch > 0 {
+		if ok, err := r.gen.hasBulk(ctx); err != nil {
+			return nil, err
+		} else if !ok {
+			r.note(fmt.Sprintf("%q skipped: this build has no POST /links", name))
+			return nil, nil
+		}
 	}
 	if w := r.gen.Workload; w.Issued() > int64(w.Capacity()) && !r.capNoted {
 		// Past customers × patients, patients repeat and links end CONFLICT.
@@ -25,8 +38,8 @@ func (r *runner) phase(ctx context.Context, ps phaseSpec) (*PhaseResult, error) 
 		r.note(fmt.Sprintf("more than %d requests (customers × patients): later links end CONFLICT", w.Capacity()))
 	}
 	r.logf("phase %q: %s", name, describeSpec(spec))
-	p := &PhaseResult{ID: ps.id, Name: name, Mode: spec.Mode, Role: role, Settings: s, Concurrency: spec.Concurrency, Rate: round3(spec.Rate),
-		AckErrors: Counts{}, E2EErrors: Counts{}, States: Counts{}}
+	p := &PhaseResult{ID: ps.id, Name: name, Mode: spec.Mode, Role: role, Settings: s, Concurrency: spec.Concurrency, Batch: spec.Batch,
+		Rate: round3(spec.Rate), AckErrors: Counts{}, E2EErrors: Counts{}, States: Counts{}}
 	if r.stmts {
 		resetStatements(ctx, r.pool)
 	}
@@ -101,23 +114,19 @@ func (r *runner) phase(ctx context.Context, ps phaseSpec) (*PhaseResult, error) 
 	if st, err := workflowStates(ctx, r.pool, inWindow); err == nil {
 		p.States = st
 	}
-	// PostgreSQL's work in the window, per acknowledgement (no workers, or
-	// acknowledging faster than they work) or per whole link.
 	p.DB = w.db1.sub(w.db0)
-	per := completions
+	p.Waits = w.waits
+	p.Resources = resourcesBetween(w.start, w.end)
+	// Per acknowledgement where workers are absent or fall behind (closed
+	// loop), per whole link where the webhooks keep up.
 	if spec.Mode == "e2e" || (spec.Mode == "open" && role != "api") {
-		per = hooksInWindow
-	}
-	if per > 0 {
-		p.TxPerLink = round3(float64(p.DB.XactCommit) / float64(per))
-		p.SyncPerLink = round3(float64(p.DB.WALSync) / float64(per))
+		r.account(p, "link", hooksInWindow, p.E2E)
+	} else {
+		r.account(p, "ack", completions, p.Ack)
 	}
 	if r.stmts {
 		p.Statements, _ = readStatements(ctx, r.pool, p.Links, 20)
 	}
-	p.Waits = w.waits
-	p.Resources = resourcesBetween(w.start, w.end)
-	r.finishResources(p, completions, hooksInWindow)
 	if w.profile != "" {
 		p.Profiles = append(p.Profiles, w.profile)
 		r.renderProfile(ctx, w.profile)
@@ -133,12 +142,15 @@ func (r *runner) phase(ctx context.Context, ps phaseSpec) (*PhaseResult, error) 
 		r.note(fmt.Sprintf("%q: processes outside the benchmark used %.2f cores of %d while it measured: its figures are low", name, other, runtime.NumCPU()))
 	}
 	r.report.Phases = append(r.report.Phases, p)
-	r.logf("  ack %.0f/s p99 %.1f ms; webhooks %.0f/s; errors %d; tx/link %.1f; CPU busy %.0f%%",
-		p.Ack.PerSec, p.Ack.P99MS, p.E2E.PerSec, p.AckErrors.Total()+p.E2EErrors.Total(), p.TxPerLink, 100*p.Resources.MachineBusy)
+	r.logf("  ack %.0f/s p99 %.1f ms; webhooks %.0f/s; errors %d; tx/%s %.1f; CPU busy %.0f%%",
+		p.Ack.PerSec, p.Ack.P99MS, p.E2E.PerSec, p.AckErrors.Total()+p.E2EErrors.Total(), p.PerPatient.Unit, p.PerPatient.Tx, 100*p.Resources.MachineBusy)
 	return p, nil
 }
 
-func (r *runner) finishResources(p *PhaseResult, acks, hooks int) {
+// account fills p.PerPatient: n units (acknowledgements or whole links)
+// inside the window, lat their latencies; p.DB and p.Resources are the
+// window's. It reads serve's peak RSS, so call it before serve stops.
+func (r *runner) account(p *PhaseResult, unit string, n int, lat Summary) {
 	if r.svc != nil {
 		if hwm, _, err := procMem(r.svc.PID()); err == nil {
 			p.Resources.PeakRSSMB["serve"] = round3(float64(hwm) / (1 << 20))
@@ -149,13 +161,14 @@ func (r *runner) finishResources(p *PhaseResult, acks, hooks int) {
 			p.Resources.PeakRSSMB["index-sim"] = round3(float64(hwm) / (1 << 20))
 		}
 	}
-	n := acks
-	if p.Mode == "e2e" {
-		n = hooks
-	}
+	c := Cost{Unit: unit, Count: n, PerSec: round3(lat.PerSec), P50MS: lat.P50MS, P99MS: lat.P99MS, ServeRSSMB: p.Resources.PeakRSSMB["serve"]}
 	if n > 0 {
-		p.Resources.CPUPerLink = round3(p.Resources.Cores["serve"] * p.Window * 1000 / float64(n))
+		per := func(v float64) float64 { return round3(v / float64(n)) }
+		c.Tx, c.WALSyncs = per(float64(p.DB.XactCommit)), per(float64(p.DB.WALSync))
+		c.PostgresCPUMS = per(p.Resources.Cores["postgres"] * p.Window * 1000)
+		c.ServeCPUMS = per(p.Resources.Cores["serve"] * p.Window * 1000)
 	}
+	p.PerPatient = c
 }
 
 func (r *runner) renderProfile(ctx context.Context, path string, extra ...string) {

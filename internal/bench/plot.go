@@ -122,3 +122,74 @@ func latencyPlot(title string, ss []series) (*plot.Plot, error) {
 	}
 	return p, nil
 }
+
+// writeBatchPlot draws patients acknowledged per second against the
+// POST /links batch size (both axes log), with the ceilings of the same
+// run as horizontal lines: pgbench ack.sql, 5 × it (the bulk target), and
+// POST /link's acknowledgements (ack-api). false: no bulk phase ran.
+func writeBatchPlot(rep *Report, path string) (bool, error) {
+	bulks := rep.phases(PhaseBulkAck)
+	if len(bulks) == 0 {
+		return false, nil
+	}
+	p := plot.New()
+	p.Title.Text = "Bulk acknowledgement: POST /links, serve --role api"
+	p.X.Label.Text = "patients per request (log scale)"
+	p.Y.Label.Text = "patients acknowledged per second (log scale)"
+	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.TextStyle.Font.Size = vg.Points(9)
+	p.Add(plotter.NewGrid())
+	var xys plotter.XYs
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, b := range bulks {
+		if v := b.PerPatient.PerSec; v > 0 {
+			xys = append(xys, plotter.XY{X: float64(b.Batch), Y: v})
+			lo, hi = min(lo, float64(b.Batch)), max(hi, float64(b.Batch))
+		}
+	}
+	if len(xys) == 0 {
+		return false, nil
+	}
+	lo, hi = lo/2, hi*2
+	line, points, err := plotter.NewLinePoints(xys)
+	if err != nil {
+		return false, err
+	}
+	line.Color, points.Color = plotutil.Color(0), plotutil.Color(0)
+	line.Width = vg.Points(1.5)
+	p.Add(line, points)
+	p.Legend.Add("POST /links", line, points)
+	level := func(name string, y float64, color int) error {
+		if y <= 0 {
+			return nil
+		}
+		l, err := plotter.NewLine(plotter.XYs{{X: lo, Y: y}, {X: hi, Y: y}})
+		if err != nil {
+			return err
+		}
+		l.Color, l.Width, l.Dashes = plotutil.Color(color), vg.Points(1.2), []vg.Length{vg.Points(5), vg.Points(3)}
+		p.Add(l)
+		p.Legend.Add(name, l)
+		return nil
+	}
+	if a := rep.phase(PhaseAckAPI); a != nil {
+		if err := level(fmt.Sprintf("POST /link, %d clients", a.Concurrency), a.Ack.PerSec, 1); err != nil {
+			return false, err
+		}
+	}
+	if pb := rep.Pgbench[ScriptAck]; pb != nil {
+		if err := level("pgbench ack.sql", pb.Latency.PerSec, 2); err != nil {
+			return false, err
+		}
+		if err := level("target: 5 × ack.sql", 5*pb.Latency.PerSec, 3); err != nil {
+			return false, err
+		}
+	}
+	p.X.Min, p.X.Max = lo, hi
+	if err := p.Save(vg.Points(640), vg.Points(420), path); err != nil {
+		return false, err
+	}
+	return true, nil
+}
