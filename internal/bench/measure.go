@@ -129,7 +129,7 @@ func (r *runner) phase(ctx context.Context, ps phaseSpec) (*PhaseResult, error) 
 	}
 	if w.profile != "" {
 		p.Profiles = append(p.Profiles, w.profile)
-		r.renderProfile(ctx, w.profile)
+		p.CPUTop = r.renderProfile(ctx, w.profile)
 		if spec.Mode == "e2e" {
 			heap := filepath.Join(r.dir, "heap-"+slug(name)+".pprof")
 			if err := r.svc.heapProfile(ctx, heap); err == nil {
@@ -171,17 +171,23 @@ func (r *runner) account(p *PhaseResult, unit string, n int, lat Summary) {
 	p.PerPatient = c
 }
 
-func (r *runner) renderProfile(ctx context.Context, path string, extra ...string) {
+// renderProfile writes a profile's -top (and, for CPU, -cum) renderings
+// next to it; for a CPU profile it returns its top functions.
+func (r *runner) renderProfile(ctx context.Context, path string, extra ...string) *CPUTop {
 	top, err := pprofTop(ctx, r.bin, path, extra...)
 	if err != nil {
 		r.logf("%v", err)
-		return
+		return nil
 	}
 	_ = os.WriteFile(strings.TrimSuffix(path, ".pprof")+".top.txt", []byte(top), 0o644)
-	if len(extra) == 0 {
-		cum, err := pprofTop(ctx, r.bin, path, "-cum")
-		if err == nil {
-			_ = os.WriteFile(strings.TrimSuffix(path, ".pprof")+".cum.txt", []byte(cum), 0o644)
-		}
+	if len(extra) > 0 {
+		return nil
 	}
+	cum, err := pprofTop(ctx, r.bin, path, "-cum")
+	if err != nil {
+		return nil
+	}
+	_ = os.WriteFile(strings.TrimSuffix(path, ".pprof")+".cum.txt", []byte(cum), 0o644)
+	ours := func(fn string) bool { return strings.HasPrefix(fn, "github.com/patientlink/") }
+	return &CPUTop{Flat: parseTop(top, 5, func(string) bool { return true }), Ours: parseTop(cum, 5, ours)}
 }

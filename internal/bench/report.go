@@ -117,6 +117,17 @@ func printReport(out io.Writer, rep *Report) {
 			writeStatements(out, p.Statements, 12)
 		}
 	}
+	var profiled bool
+	for _, p := range rep.Phases {
+		if p.CPUTop == nil {
+			continue
+		}
+		if !profiled {
+			fmt.Fprintf(out, "\nWhere serve's CPU goes (CPU profiles: share of samples; the files cpu-<phase>.top.txt and .cum.txt have the rest)\n")
+			profiled = true
+		}
+		fmt.Fprintf(out, "  %s\n    most samples of their own: %s\n    our functions, with what they call: %s\n", p.Name, profileLine(p.CPUTop.Flat, false), profileLine(p.CPUTop.Ours, true))
+	}
 	if len(rep.Notes) > 0 {
 		fmt.Fprintf(out, "\nNotes\n")
 		for _, n := range rep.Notes {
@@ -124,6 +135,21 @@ func printReport(out io.Writer, rep *Report) {
 		}
 	}
 	fmt.Fprintln(out)
+}
+
+func profileLine(ls []ProfileLine, cum bool) string {
+	var parts []string
+	for _, l := range ls {
+		v := l.FlatPct
+		if cum {
+			v = l.CumPct
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f%%", strings.TrimPrefix(l.Func, "github.com/patientlink/patientlink/"), v))
+	}
+	if len(parts) == 0 {
+		return "–"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // writeStatements writes the first n statements as a table.

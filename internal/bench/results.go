@@ -58,6 +58,7 @@ type PhaseResult struct {
 	Waits       []WaitShare     `json:"waits"`
 	Statements  []StatementStat `json:"statements,omitempty"`
 	Profiles    []string        `json:"profiles,omitempty"`
+	CPUTop      *CPUTop         `json:"cpu_top,omitempty"` // of serve's CPU profile
 
 	ackLat, e2eLat []time.Duration
 }
@@ -107,6 +108,13 @@ type Cost struct {
 	PostgresCPUMS float64 `json:"postgres_cpu_ms"`
 	ServeCPUMS    float64 `json:"serve_cpu_ms"`
 	ServeRSSMB    float64 `json:"serve_rss_mb"` // VmHWM of serve when the phase ended
+}
+
+// CPUTop is where serve's CPU went in a phase: the functions with the most
+// samples of their own, and our functions with the most below them.
+type CPUTop struct {
+	Flat []ProfileLine `json:"flat"`
+	Ours []ProfileLine `json:"ours_cum"`
 }
 
 // DrainResult is the wait for outstanding webhooks after a phase.
