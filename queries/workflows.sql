@@ -163,3 +163,50 @@ SELECT w.reconcile_count FROM w;
 
 -- name: WorkflowReconcileReset :exec
 UPDATE workflows SET reconcile_count = 0 WHERE id = @id;
+
+-- name: WorkflowCreateBatch :many
+-- A bulk acknowledgement's writes, set-based: the LINK workflows of every
+-- patient that is neither linked nor pending (a pending one is skipped by
+-- ON CONFLICT on workflows_one_open_per_patient, waiting for a racing
+-- intake to end first), their first history rows and sealed payloads, and
+-- the supersession of open reviews. One row per input, in input order:
+-- created, or the LINKED mapping's workflow in the way.
+WITH input AS (
+    SELECT (@ids::uuid[])[g.ord] AS id, (@patient_ids::uuid[])[g.ord] AS patient_id,
+           (@webhook_urls::text[])[g.ord] AS webhook_url, (@key_ids::text[])[g.ord] AS key_id,
+           (@sealed::bytea[])[g.ord] AS sealed, g.ord
+    FROM generate_series(1, cardinality(@ids::uuid[])) AS g(ord)
+), linked AS (
+    SELECT m.customer_patient_id, m.workflow_id FROM patient_mappings AS m
+    WHERE m.customer_id = @customer_id AND m.status = 'LINKED'
+      AND m.customer_patient_id IN (SELECT input.patient_id FROM input)
+), w AS (
+    INSERT INTO workflows (id, customer_id, patient_id, request_type, status, webhook_url, batch_id)
+    SELECT i.id, @customer_id, i.patient_id, 'LINK', 'RECEIVED', NULLIF(i.webhook_url, ''), @batch_id::uuid
+    FROM input AS i
+    WHERE NOT EXISTS (SELECT 1 FROM linked WHERE linked.customer_patient_id = i.patient_id)
+    ORDER BY i.ord
+    ON CONFLICT DO NOTHING
+    RETURNING workflows.id, workflows.customer_id, workflows.patient_id, workflows.request_type, workflows.status, workflows.attempt
+), e AS (
+    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, attempt)
+    SELECT w.id, w.customer_id, w.request_type, NULL, w.status, w.attempt FROM w
+), p AS (
+    INSERT INTO request_payloads (workflow_id, key_id, sealed)
+    SELECT w.id, i.key_id, i.sealed FROM w JOIN input AS i ON i.id = w.id
+), r AS (
+    UPDATE reviews AS rv SET status = 'superseded', closed_at = now(), superseded_by = w.id
+    FROM w
+    WHERE rv.customer_id = w.customer_id AND rv.patient_id = w.patient_id AND rv.status = 'open'
+)
+SELECT i.id::uuid AS id, (w.id IS NOT NULL)::bool AS created,
+       COALESCE(l.workflow_id, '00000000-0000-0000-0000-000000000000'::uuid)::uuid AS linked_workflow_id
+FROM input AS i
+LEFT JOIN w ON w.id = i.id
+LEFT JOIN linked AS l ON l.customer_patient_id = i.patient_id
+ORDER BY i.ord;
+
+-- name: WorkflowGetOpenForPatients :many
+SELECT id, patient_id FROM workflows
+WHERE customer_id = @customer_id AND patient_id = ANY(@patient_ids::uuid[])
+  AND status IN ('RECEIVED', 'IN_PROGRESS', 'REQUESTED');

@@ -46,6 +46,7 @@ type HTTP struct {
 	AdminToken        string // operator endpoints; empty disables them
 	CallbackSecret    []byte // the index signs async search callbacks with it
 	MaxBodyBytes      int64
+	MaxBulkBodyBytes  int64   // POST /links
 	RateLimit         float64 // requests per second per customer; 0 disables
 	RateBurst         int
 	MaxInFlight       int // requests served at once; more get 503; 0 disables
@@ -175,6 +176,7 @@ func Load(getenv func(string) string, sections Section) (Config, error) {
 			AdminToken:        r.strongSecret("PATIENTLINK_ADMIN_TOKEN", false),
 			CallbackSecret:    []byte(r.strongSecret("PATIENTLINK_INDEX_CALLBACK_SECRET", true)),
 			MaxBodyBytes:      int64(r.integer("PATIENTLINK_MAX_BODY_BYTES", 1024, 16<<20)),
+			MaxBulkBodyBytes:  int64(r.integer("PATIENTLINK_MAX_BULK_BODY_BYTES", 1024, 64<<20)),
 			RateLimit:         r.number("PATIENTLINK_RATE_LIMIT"),
 			RateBurst:         r.integer("PATIENTLINK_RATE_BURST", 1, 1000000),
 			MaxInFlight:       r.integer("PATIENTLINK_MAX_INFLIGHT", 0, 1000000),

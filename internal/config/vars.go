@@ -36,6 +36,7 @@ var Vars = []Var{
 	{"PATIENTLINK_DATA_KEY_PREVIOUS", "", true, "Comma-separated previous data keys, still used to open older payloads."},
 	{"PATIENTLINK_IDEMPOTENCY_TTL", "24h", false, "How long a response is replayed for the same Idempotency-Key."},
 	{"PATIENTLINK_MAX_BODY_BYTES", "65536", false, "Largest accepted request body; larger gets 413."},
+	{"PATIENTLINK_MAX_BULK_BODY_BYTES", "8388608", false, "Largest accepted body of a bulk request (POST /links, up to 1,000 patients); larger gets 413."},
 	{"PATIENTLINK_DB_MAX_CONNS", "20", false, "pgx pool size per process."},
 	{"PATIENTLINK_ALLOW_INSECURE_WEBHOOKS", "false", false, "Allow http:// webhook URLs and loopback targets (development only; `make run` sets it)."},
 	{"PATIENTLINK_WEBHOOK_TIMEOUT", "10s", false, "Timeout of each webhook delivery attempt."},

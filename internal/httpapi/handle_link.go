@@ -38,16 +38,7 @@ func handleLinkCreate(d Deps) http.Handler {
 			writeProblem(w, r, p)
 			return
 		}
-		req, err := link.ParseRequest(body, d.Now())
-		var verr *link.ValidationError
-		if errors.As(err, &verr) && req.Webhook != "" {
-			// The webhook's origin rule needs the customer: check it too,
-			// so 422 lists every bad field at once.
-			var werr *link.ValidationError
-			if errors.As(d.Service.CheckWebhook(customerFrom(r.Context()), req.Webhook), &werr) {
-				err = verr.With(werr.Fields...)
-			}
-		}
+		req, err := parseLinkRequest(d, r, body)
 		if err != nil {
 			writeAcknowledgement(d, w, r, workflow.Receipt{}, err)
 			return
@@ -55,6 +46,21 @@ func handleLinkCreate(d Deps) http.Handler {
 		receipt, err := d.Service.AcknowledgeLink(r.Context(), customerFrom(r.Context()), req, key)
 		writeAcknowledgement(d, w, r, receipt, err)
 	})
+}
+
+// parseLinkRequest parses one link request, checking its webhook against
+// the customer's too, so a 422 lists every bad field at once.
+func parseLinkRequest(d Deps, r *http.Request, body []byte) (link.Request, error) {
+	req, err := link.ParseRequest(body, d.Now())
+	var verr *link.ValidationError
+	if errors.As(err, &verr) && req.Webhook != "" {
+		// The webhook's origin rule needs the customer.
+		var werr *link.ValidationError
+		if errors.As(d.Service.CheckWebhook(customerFrom(r.Context()), req.Webhook), &werr) {
+			err = verr.With(werr.Fields...)
+		}
+	}
+	return req, err
 }
 
 // handleLinkDelete is DELETE /link/{patientID}: acknowledge a DELINK
@@ -79,32 +85,12 @@ func handleLinkDelete(d Deps) http.Handler {
 // writeAcknowledgement answers an intake: the (possibly replayed) stored
 // response, or the problem the use case reported.
 func writeAcknowledgement(d Deps, w http.ResponseWriter, r *http.Request, rc workflow.Receipt, err error) {
-	var conflict *link.ConflictError
-	var verr *link.ValidationError
-	switch {
-	case errors.Is(err, link.ErrMalformed):
-		p := *errMalformed
-		if msg := err.Error(); msg != link.ErrMalformed.Error() {
-			p.Detail = msg
+	if err != nil {
+		if p := acknowledgementProblem(err); p != nil {
+			writeProblem(w, r, p)
+		} else {
+			serverError(d.Logger, w, r, err)
 		}
-		writeProblem(w, r, &p)
-		return
-	case errors.As(err, &verr):
-		writeProblem(w, r, validationProblem(verr.Fields))
-		return
-	case errors.As(err, &conflict):
-		p := problem(http.StatusConflict, "conflict", "Conflict", conflict.Detail)
-		p.WorkflowID = &conflict.WorkflowID
-		writeProblem(w, r, p)
-		return
-	case errors.Is(err, link.ErrIdempotencyMismatch):
-		writeProblem(w, r, errKeyMismatch)
-		return
-	case errors.Is(err, link.ErrNotFound):
-		writeProblem(w, r, problem(http.StatusNotFound, "not-linked", "Not linked", "this patient has no LINKED mapping to de-link"))
-		return
-	case err != nil:
-		serverError(d.Logger, w, r, err)
 		return
 	}
 	if rc.WorkflowID != uuid.Nil {
@@ -119,6 +105,36 @@ func writeAcknowledgement(d Deps, w http.ResponseWriter, r *http.Request, rc wor
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(rc.Status)
 	_, _ = w.Write(rc.Body)
+}
+
+// acknowledgementProblem is the problem an intake error is answered with;
+// nil for an unexpected error (a 500).
+func acknowledgementProblem(err error) *Problem {
+	var conflict *link.ConflictError
+	var verr *link.ValidationError
+	switch {
+	case errors.Is(err, link.ErrMalformed):
+		p := *errMalformed
+		if msg := err.Error(); msg != link.ErrMalformed.Error() {
+			p.Detail = msg
+		}
+		return &p
+	case errors.As(err, &verr):
+		return validationProblem(verr.Fields)
+	case errors.As(err, &conflict):
+		p := problem(http.StatusConflict, "conflict", "Conflict", conflict.Detail)
+		p.WorkflowID = &conflict.WorkflowID
+		return p
+	case errors.Is(err, link.ErrIdempotencyMismatch):
+		return errKeyMismatch
+	case errors.Is(err, link.ErrNotFound):
+		return problem(http.StatusNotFound, "not-linked", "Not linked", "this patient has no LINKED mapping to de-link")
+	case errors.Is(err, link.ErrDuplicatePatient):
+		return problem(http.StatusUnprocessableEntity, "duplicate-patient", "Duplicate patient", err.Error())
+	case errors.Is(err, link.ErrPatientBusy):
+		return problem(http.StatusConflict, "conflict", "Conflict", err.Error())
+	}
+	return nil
 }
 
 type linkStatus struct {

@@ -19,6 +19,8 @@ func Routes(d Deps) *mux.Router {
 	gate := newTokenGate(d.Tokens, d.Service, d.Now)
 	customer := requireCustomer(d.Logger, gate, d.Service, limiter)
 	r.Handle("/link", customer(handleLinkCreate(d))).Methods(http.MethodPost)
+	r.Handle("/links", customer(handleLinksCreate(d))).Methods(http.MethodPost)
+	r.Handle("/batches/{batchID}", customer(handleBatchGet(d))).Methods(http.MethodGet)
 	r.Handle("/link/status/{workflowID}", requireToken(d.Logger, gate, limiter, handleLinkStatus(d))).Methods(http.MethodGet)
 	r.Handle("/link/{patientID}", customer(handleLinkDelete(d))).Methods(http.MethodDelete)
 	r.Handle("/patient/{patientID}", customer(handlePatientGet(d))).Methods(http.MethodGet)

@@ -107,7 +107,7 @@ func (s *Store) acknowledgeOnce(ctx context.Context, in Intake, enqueue Enqueue)
 			return fmt.Errorf("error claiming idempotency key and inserting workflow: %w", err)
 		}
 		if created.Claimed == 0 {
-			resp, err = s.replay(ctx, tx, in)
+			resp, err = s.replayKey(ctx, tx, in.CustomerID, in.IdempotencyKey, in.RequestHash, in.SameRequest)
 			replayed = err == nil
 			return err
 		}
@@ -142,15 +142,16 @@ func (s *Store) acknowledgeOnce(ctx context.Context, in Intake, enqueue Enqueue)
 
 var errOpenWorkflow = errors.New("open workflow for patient")
 
-func (s *Store) replay(ctx context.Context, tx pgx.Tx, in Intake) (Response, error) {
-	row, err := s.q.IdempotencyKeyGet(ctx, tx, dbsqlc.IdempotencyKeyGetParams{CustomerID: in.CustomerID, Key: in.IdempotencyKey})
+// replayKey reads the stored answer for (customerID, key), checking that it
+// was given to the same request.
+func (s *Store) replayKey(ctx context.Context, tx pgx.Tx, customerID uuid.UUID, key string, hash []byte, same func([]byte) bool) (Response, error) {
+	row, err := s.q.IdempotencyKeyGet(ctx, tx, dbsqlc.IdempotencyKeyGetParams{CustomerID: customerID, Key: key})
 	if err != nil {
 		// Expired between the claim and this read: a retry will claim it.
 		return Response{}, fmt.Errorf("error reading idempotency key: %w", err)
 	}
-	same := in.SameRequest
 	if same == nil {
-		same = func(stored []byte) bool { return bytes.Equal(stored, in.RequestHash) }
+		same = func(stored []byte) bool { return bytes.Equal(stored, hash) }
 	}
 	if !same(row.RequestHash) {
 		return Response{}, link.ErrIdempotencyMismatch

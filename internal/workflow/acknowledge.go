@@ -39,25 +39,21 @@ func (s *Service) AcknowledgeLink(ctx context.Context, customer link.Customer, r
 			return Receipt{}, err
 		}
 	}
-	workflowID, err := uuid.NewV7()
-	if err != nil {
-		return Receipt{}, err
-	}
 	canonical := req.Canonical()
-	keyID, sealed, err := s.d.Keyring.Seal(canonical, workflowID[:])
+	l, err := s.sealLink(canonical, req.PatientUUID(), req.Webhook)
 	if err != nil {
 		return Receipt{}, err
 	}
 	return s.acknowledge(ctx, postgres.Intake{
 		CustomerID:     customer.ID,
-		WorkflowID:     workflowID,
-		PatientID:      req.PatientUUID(),
+		WorkflowID:     l.WorkflowID,
+		PatientID:      l.PatientID,
 		RequestType:    link.RequestLink,
-		WebhookURL:     req.Webhook,
+		WebhookURL:     l.WebhookURL,
 		IdempotencyKey: key,
 		RequestHash:    requestIdentity(http.MethodPost, "/link", canonical),
-		PayloadKeyID:   keyID,
-		Payload:        sealed,
+		PayloadKeyID:   l.PayloadKeyID,
+		Payload:        l.Payload,
 	})
 }
 

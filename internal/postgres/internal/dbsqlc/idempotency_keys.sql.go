@@ -11,6 +11,46 @@ import (
 	"github.com/google/uuid"
 )
 
+const idempotencyKeyClaim = `-- name: IdempotencyKeyClaim :one
+WITH k AS (
+    INSERT INTO idempotency_keys AS ik (customer_id, key, request_hash, response_status, response_body, expires_at)
+    VALUES ($1, $2, $3, 0, '', now() + make_interval(secs => $4::float8))
+    ON CONFLICT (customer_id, key) DO UPDATE
+        SET request_hash = EXCLUDED.request_hash,
+            response_status = EXCLUDED.response_status,
+            response_body = EXCLUDED.response_body,
+            workflow_id = NULL,
+            created_at = now(),
+            expires_at = EXCLUDED.expires_at
+        WHERE ik.expires_at <= now()
+    RETURNING 1
+)
+SELECT count(*)::int AS claimed FROM k
+`
+
+type IdempotencyKeyClaimParams struct {
+	CustomerID  uuid.UUID
+	Key         string
+	RequestHash []byte
+	TTLSeconds  float64
+}
+
+// Claims (customer, key) for a bulk request, whose answer is known only at
+// the end of its transaction (IdempotencyKeySetResponse). A live key row
+// held by another transaction makes this wait for it; an expired one is
+// taken over. claimed = 0: the key is taken.
+func (q *Queries) IdempotencyKeyClaim(ctx context.Context, db DBTX, arg IdempotencyKeyClaimParams) (int32, error) {
+	row := db.QueryRow(ctx, idempotencyKeyClaim,
+		arg.CustomerID,
+		arg.Key,
+		arg.RequestHash,
+		arg.TTLSeconds,
+	)
+	var claimed int32
+	err := row.Scan(&claimed)
+	return claimed, err
+}
+
 const idempotencyKeyGet = `-- name: IdempotencyKeyGet :one
 
 SELECT customer_id, key, request_hash, response_status, response_body, workflow_id, created_at, expires_at FROM idempotency_keys
@@ -57,4 +97,26 @@ func (q *Queries) IdempotencyKeyPurge(ctx context.Context, db DBTX, batchSize in
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const idempotencyKeySetResponse = `-- name: IdempotencyKeySetResponse :exec
+UPDATE idempotency_keys SET response_status = $1, response_body = $2
+WHERE customer_id = $3 AND key = $4
+`
+
+type IdempotencyKeySetResponseParams struct {
+	ResponseStatus int32
+	ResponseBody   []byte
+	CustomerID     uuid.UUID
+	Key            string
+}
+
+func (q *Queries) IdempotencyKeySetResponse(ctx context.Context, db DBTX, arg IdempotencyKeySetResponseParams) error {
+	_, err := db.Exec(ctx, idempotencyKeySetResponse,
+		arg.ResponseStatus,
+		arg.ResponseBody,
+		arg.CustomerID,
+		arg.Key,
+	)
+	return err
 }

@@ -190,6 +190,13 @@ type AuditWorkflowTimeline struct {
 	Attempt           int32
 }
 
+type Batch struct {
+	ID         uuid.UUID
+	CustomerID uuid.UUID
+	Items      int32
+	CreatedAt  time.Time
+}
+
 type Customer struct {
 	ID                    uuid.UUID
 	Name                  string
@@ -413,6 +420,7 @@ type Workflow struct {
 	EndedAt        *time.Time
 	SearchID       *string
 	ReconcileCount int32
+	BatchID        *uuid.UUID
 }
 
 type WorkflowEvent struct {

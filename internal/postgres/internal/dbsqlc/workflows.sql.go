@@ -45,6 +45,93 @@ func (q *Queries) WorkflowCountPendingByStatus(ctx context.Context, db DBTX) ([]
 	return items, nil
 }
 
+const workflowCreateBatch = `-- name: WorkflowCreateBatch :many
+WITH input AS (
+    SELECT ($1::uuid[])[g.ord] AS id, ($2::uuid[])[g.ord] AS patient_id,
+           ($3::text[])[g.ord] AS webhook_url, ($4::text[])[g.ord] AS key_id,
+           ($5::bytea[])[g.ord] AS sealed, g.ord
+    FROM generate_series(1, cardinality($1::uuid[])) AS g(ord)
+), linked AS (
+    SELECT m.customer_patient_id, m.workflow_id FROM patient_mappings AS m
+    WHERE m.customer_id = $6 AND m.status = 'LINKED'
+      AND m.customer_patient_id IN (SELECT input.patient_id FROM input)
+), w AS (
+    INSERT INTO workflows (id, customer_id, patient_id, request_type, status, webhook_url, batch_id)
+    SELECT i.id, $6, i.patient_id, 'LINK', 'RECEIVED', NULLIF(i.webhook_url, ''), $7::uuid
+    FROM input AS i
+    WHERE NOT EXISTS (SELECT 1 FROM linked WHERE linked.customer_patient_id = i.patient_id)
+    ORDER BY i.ord
+    ON CONFLICT DO NOTHING
+    RETURNING workflows.id, workflows.customer_id, workflows.patient_id, workflows.request_type, workflows.status, workflows.attempt
+), e AS (
+    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, attempt)
+    SELECT w.id, w.customer_id, w.request_type, NULL, w.status, w.attempt FROM w
+), p AS (
+    INSERT INTO request_payloads (workflow_id, key_id, sealed)
+    SELECT w.id, i.key_id, i.sealed FROM w JOIN input AS i ON i.id = w.id
+), r AS (
+    UPDATE reviews AS rv SET status = 'superseded', closed_at = now(), superseded_by = w.id
+    FROM w
+    WHERE rv.customer_id = w.customer_id AND rv.patient_id = w.patient_id AND rv.status = 'open'
+)
+SELECT i.id::uuid AS id, (w.id IS NOT NULL)::bool AS created,
+       COALESCE(l.workflow_id, '00000000-0000-0000-0000-000000000000'::uuid)::uuid AS linked_workflow_id
+FROM input AS i
+LEFT JOIN w ON w.id = i.id
+LEFT JOIN linked AS l ON l.customer_patient_id = i.patient_id
+ORDER BY i.ord
+`
+
+type WorkflowCreateBatchParams struct {
+	Ids         []uuid.UUID
+	PatientIds  []uuid.UUID
+	WebhookUrls []string
+	KeyIds      []string
+	Sealed      [][]byte
+	CustomerID  uuid.UUID
+	BatchID     uuid.UUID
+}
+
+type WorkflowCreateBatchRow struct {
+	ID               uuid.UUID
+	Created          bool
+	LinkedWorkflowID uuid.UUID
+}
+
+// A bulk acknowledgement's writes, set-based: the LINK workflows of every
+// patient that is neither linked nor pending (a pending one is skipped by
+// ON CONFLICT on workflows_one_open_per_patient, waiting for a racing
+// intake to end first), their first history rows and sealed payloads, and
+// the supersession of open reviews. One row per input, in input order:
+// created, or the LINKED mapping's workflow in the way.
+func (q *Queries) WorkflowCreateBatch(ctx context.Context, db DBTX, arg WorkflowCreateBatchParams) ([]WorkflowCreateBatchRow, error) {
+	rows, err := db.Query(ctx, workflowCreateBatch,
+		arg.Ids,
+		arg.PatientIds,
+		arg.WebhookUrls,
+		arg.KeyIds,
+		arg.Sealed,
+		arg.CustomerID,
+		arg.BatchID,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []WorkflowCreateBatchRow
+	for rows.Next() {
+		var i WorkflowCreateBatchRow
+		if err := rows.Scan(&i.ID, &i.Created, &i.LinkedWorkflowID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const workflowCreateClaimingKey = `-- name: WorkflowCreateClaimingKey :one
 WITH k AS (
     INSERT INTO idempotency_keys AS ik (customer_id, key, request_hash, response_status, response_body, workflow_id, expires_at)
@@ -66,7 +153,7 @@ WITH k AS (
     SELECT $6, $1, $8, $9, 'RECEIVED', $10
     WHERE EXISTS (SELECT 1 FROM k)
       AND ($9::text = 'LINK') = NOT EXISTS (SELECT 1 FROM linked)
-    RETURNING id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count
+    RETURNING id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count, batch_id
 ), e AS (
     INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, attempt)
     SELECT w.id, w.customer_id, w.request_type, NULL, w.status, w.attempt FROM w
@@ -138,7 +225,7 @@ func (q *Queries) WorkflowCreateClaimingKey(ctx context.Context, db DBTX, arg Wo
 }
 
 const workflowGetByID = `-- name: WorkflowGetByID :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count FROM workflows WHERE id = $1
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count, batch_id FROM workflows WHERE id = $1
 `
 
 func (q *Queries) WorkflowGetByID(ctx context.Context, db DBTX, id uuid.UUID) (Workflow, error) {
@@ -159,12 +246,13 @@ func (q *Queries) WorkflowGetByID(ctx context.Context, db DBTX, id uuid.UUID) (W
 		&i.EndedAt,
 		&i.SearchID,
 		&i.ReconcileCount,
+		&i.BatchID,
 	)
 	return i, err
 }
 
 const workflowGetBySearchID = `-- name: WorkflowGetBySearchID :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count FROM workflows WHERE search_id = $1
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count, batch_id FROM workflows WHERE search_id = $1
 `
 
 func (q *Queries) WorkflowGetBySearchID(ctx context.Context, db DBTX, searchID *string) (Workflow, error) {
@@ -185,12 +273,13 @@ func (q *Queries) WorkflowGetBySearchID(ctx context.Context, db DBTX, searchID *
 		&i.EndedAt,
 		&i.SearchID,
 		&i.ReconcileCount,
+		&i.BatchID,
 	)
 	return i, err
 }
 
 const workflowGetLatestForPatient = `-- name: WorkflowGetLatestForPatient :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count FROM workflows
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count, batch_id FROM workflows
 WHERE customer_id = $1 AND patient_id = $2
 ORDER BY created_at DESC
 LIMIT 1
@@ -220,12 +309,13 @@ func (q *Queries) WorkflowGetLatestForPatient(ctx context.Context, db DBTX, arg 
 		&i.EndedAt,
 		&i.SearchID,
 		&i.ReconcileCount,
+		&i.BatchID,
 	)
 	return i, err
 }
 
 const workflowGetOpenForPatient = `-- name: WorkflowGetOpenForPatient :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count FROM workflows
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count, batch_id FROM workflows
 WHERE customer_id = $1 AND patient_id = $2 AND status IN ('RECEIVED', 'IN_PROGRESS', 'REQUESTED')
 `
 
@@ -252,12 +342,49 @@ func (q *Queries) WorkflowGetOpenForPatient(ctx context.Context, db DBTX, arg Wo
 		&i.EndedAt,
 		&i.SearchID,
 		&i.ReconcileCount,
+		&i.BatchID,
 	)
 	return i, err
 }
 
+const workflowGetOpenForPatients = `-- name: WorkflowGetOpenForPatients :many
+SELECT id, patient_id FROM workflows
+WHERE customer_id = $1 AND patient_id = ANY($2::uuid[])
+  AND status IN ('RECEIVED', 'IN_PROGRESS', 'REQUESTED')
+`
+
+type WorkflowGetOpenForPatientsParams struct {
+	CustomerID uuid.UUID
+	PatientIds []uuid.UUID
+}
+
+type WorkflowGetOpenForPatientsRow struct {
+	ID        uuid.UUID
+	PatientID uuid.UUID
+}
+
+func (q *Queries) WorkflowGetOpenForPatients(ctx context.Context, db DBTX, arg WorkflowGetOpenForPatientsParams) ([]WorkflowGetOpenForPatientsRow, error) {
+	rows, err := db.Query(ctx, workflowGetOpenForPatients, arg.CustomerID, arg.PatientIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []WorkflowGetOpenForPatientsRow
+	for rows.Next() {
+		var i WorkflowGetOpenForPatientsRow
+		if err := rows.Scan(&i.ID, &i.PatientID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const workflowGetWithCustomerStatus = `-- name: WorkflowGetWithCustomerStatus :one
-SELECT w.id, w.customer_id, w.patient_id, w.request_type, w.status, w.outcome, w.reason, w.webhook_url, w.attempt, w.created_at, w.updated_at, w.ended_at, w.search_id, w.reconcile_count, c.status AS customer_status,
+SELECT w.id, w.customer_id, w.patient_id, w.request_type, w.status, w.outcome, w.reason, w.webhook_url, w.attempt, w.created_at, w.updated_at, w.ended_at, w.search_id, w.reconcile_count, w.batch_id, c.status AS customer_status,
        COALESCE(ev.id, '')::text AS event_id, COALESCE(ev.delivery_status, '')::text AS delivery_status,
        COALESCE(ev.attempts, 0)::int AS event_attempts,
        ev.last_attempt_at AS event_last_attempt_at, ev.last_error AS event_last_error,
@@ -320,6 +447,7 @@ func (q *Queries) WorkflowGetWithCustomerStatus(ctx context.Context, db DBTX, ar
 		&i.Workflow.EndedAt,
 		&i.Workflow.SearchID,
 		&i.Workflow.ReconcileCount,
+		&i.Workflow.BatchID,
 		&i.CustomerStatus,
 		&i.EventID,
 		&i.DeliveryStatus,
@@ -336,7 +464,7 @@ func (q *Queries) WorkflowGetWithCustomerStatus(ctx context.Context, db DBTX, ar
 }
 
 const workflowListStuck = `-- name: WorkflowListStuck :many
-SELECT w.id, w.customer_id, w.patient_id, w.request_type, w.status, w.outcome, w.reason, w.webhook_url, w.attempt, w.created_at, w.updated_at, w.ended_at, w.search_id, w.reconcile_count FROM workflows AS w
+SELECT w.id, w.customer_id, w.patient_id, w.request_type, w.status, w.outcome, w.reason, w.webhook_url, w.attempt, w.created_at, w.updated_at, w.ended_at, w.search_id, w.reconcile_count, w.batch_id FROM workflows AS w
 WHERE w.status IN ('RECEIVED', 'IN_PROGRESS', 'REQUESTED')
   AND w.updated_at < now() - make_interval(secs => $1::float8)
   AND NOT EXISTS (
@@ -381,6 +509,7 @@ func (q *Queries) WorkflowListStuck(ctx context.Context, db DBTX, arg WorkflowLi
 			&i.EndedAt,
 			&i.SearchID,
 			&i.ReconcileCount,
+			&i.BatchID,
 		); err != nil {
 			return nil, err
 		}
@@ -393,7 +522,7 @@ func (q *Queries) WorkflowListStuck(ctx context.Context, db DBTX, arg WorkflowLi
 }
 
 const workflowLock = `-- name: WorkflowLock :one
-SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count FROM workflows WHERE id = $1 FOR UPDATE
+SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webhook_url, attempt, created_at, updated_at, ended_at, search_id, reconcile_count, batch_id FROM workflows WHERE id = $1 FOR UPDATE
 `
 
 // Locks the workflow row for the rest of the transaction and reads it
@@ -417,6 +546,7 @@ func (q *Queries) WorkflowLock(ctx context.Context, db DBTX, id uuid.UUID) (Work
 		&i.EndedAt,
 		&i.SearchID,
 		&i.ReconcileCount,
+		&i.BatchID,
 	)
 	return i, err
 }
@@ -426,7 +556,7 @@ WITH w AS (
     UPDATE workflows AS wf
     SET reconcile_count = wf.reconcile_count + 1, updated_at = now()
     WHERE wf.id = $1
-    RETURNING wf.id, wf.customer_id, wf.patient_id, wf.request_type, wf.status, wf.outcome, wf.reason, wf.webhook_url, wf.attempt, wf.created_at, wf.updated_at, wf.ended_at, wf.search_id, wf.reconcile_count
+    RETURNING wf.id, wf.customer_id, wf.patient_id, wf.request_type, wf.status, wf.outcome, wf.reason, wf.webhook_url, wf.attempt, wf.created_at, wf.updated_at, wf.ended_at, wf.search_id, wf.reconcile_count, wf.batch_id
 ), e AS (
     INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt)
     SELECT w.id, w.customer_id, w.request_type, w.status, w.status, 'reconcile', w.reconcile_count FROM w
@@ -476,7 +606,7 @@ WITH old AS (
         ended_at   = CASE WHEN $2::text IN ('COMPLETED', 'FAILED') THEN now() END
     FROM old
     WHERE wf.id = old.id AND old.status = ANY($7::text[])
-    RETURNING wf.id, wf.customer_id, wf.patient_id, wf.request_type, wf.status, wf.outcome, wf.reason, wf.webhook_url, wf.attempt, wf.created_at, wf.updated_at, wf.ended_at, wf.search_id, wf.reconcile_count, old.status AS from_status
+    RETURNING wf.id, wf.customer_id, wf.patient_id, wf.request_type, wf.status, wf.outcome, wf.reason, wf.webhook_url, wf.attempt, wf.created_at, wf.updated_at, wf.ended_at, wf.search_id, wf.reconcile_count, wf.batch_id, old.status AS from_status
 ), e AS (
     INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt, actor)
     SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, $4, $8, $9 FROM w
