@@ -59,3 +59,26 @@ func TestPostBatchTellsEachPatientsStory(t *testing.T) {
 	require.Len(t, recs, 2)
 	require.Equal(t, "202 body not one item per patient", recs[1].err)
 }
+
+func TestAckedInWindow(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	from, to := at(10), at(20)
+	for _, tc := range []struct {
+		sent, acked float64
+		spread      bool
+		want        float64
+	}{
+		{9.9, 10.1, false, 1},  // counted at its 202
+		{19.9, 20.1, false, 0}, // answered after the window
+		{8, 12, true, 0.5},     // half its time inside
+		{12, 14, true, 1},
+		{18, 26, true, 0.25},
+		{5, 30, true, 0.4},
+		{21, 22, true, 0},
+	} {
+		got := ackedInWindow(linkRecord{sent: at(tc.sent), acked: at(tc.acked)}, from, to, tc.spread)
+		require.InDelta(t, tc.want, got, 1e-9, "%v → %v spread %v", tc.sent, tc.acked, tc.spread)
+	}
+}
