@@ -45,6 +45,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&o.E2EConcurrency, "e2e-c", o.E2EConcurrency, "clients that each wait for their webhook (pgbench of a whole link runs at the same)")
 	only := fs.String("only", "", "run only these parts, comma-separated: "+phaseList(bench.Selectable))
 	rates := fs.String("rate", "", "open-loop rates per second, comma-separated (default: half the measured peaks)")
+	batches := fs.String("bulk-batches", intList(o.BulkBatches), "POST /links batch sizes of the bulk-ack phases, comma-separated (1 to 1000)")
+	fs.IntVar(&o.BulkE2EBatch, "bulk-e2e-batch", o.BulkE2EBatch, "POST /links batch size of the bulk-e2e phase")
+	fs.IntVar(&o.BulkConcurrency, "bulk-c", o.BulkConcurrency, "least clients posting batches (at batch 1, as many as -c)")
 	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "warm-up of each phase, excluded from the figures")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "measured time of each phase")
 	fs.DurationVar(&o.SweepDuration, "sweep-duration", o.SweepDuration, "measured time of each settings-sweep phase")
@@ -80,6 +83,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		o.Rates = append(o.Rates, v)
 	}
+	o.BulkBatches = nil
+	for _, part := range strings.Split(*batches, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		v, err := strconv.Atoi(part)
+		if err != nil || v < 1 || v > 1000 {
+			return fmt.Errorf("--bulk-batches: %q is not a batch size from 1 to 1000", part)
+		}
+		o.BulkBatches = append(o.BulkBatches, v)
+	}
+	if o.BulkE2EBatch < 1 || o.BulkE2EBatch > 1000 || o.BulkConcurrency < 1 {
+		return fmt.Errorf("--bulk-e2e-batch must be from 1 to 1000, --bulk-c positive")
+	}
 	if o.Concurrency < 1 || o.E2EConcurrency < 1 || o.Duration < time.Second || o.MaxRequests < 1 || o.Customers < 1 || o.Patients < 1 {
 		return fmt.Errorf("-c, -e2e-c, --max-requests, --customers and --patients must be positive, --duration at least 1s")
 	}
@@ -95,6 +112,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	o.DatabaseURL = getenv("DATABASE_URL")
 	_, err := bench.Run(ctx, o, stdout, stderr)
 	return err
+}
+
+func intList(vs []int) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = strconv.Itoa(v)
+	}
+	return strings.Join(parts, ",")
 }
 
 func phaseList(phases []bench.Phase) string {

@@ -11,7 +11,7 @@ import (
 // ceilings replays the SQL with pgbench at the same concurrencies, with the
 // service stopped.
 func (r *runner) ceilings(ctx context.Context) error {
-	if !r.opts.runs(PhasePgbench) {
+	if !r.runs(PhasePgbench) {
 		return nil
 	}
 	pgbench, err := pgBin("pgbench")
@@ -84,49 +84,4 @@ func (r *runner) ceilings(ctx context.Context) error {
 	}
 	_, _ = r.pool.Exec(ctx, "DELETE FROM river_job WHERE queue LIKE 'pgbench%'")
 	return nil
-}
-
-// conclude computes the ratios and checks the targets.
-func (r *runner) conclude() {
-	rep := r.report
-	add := func(what string, ours, ceiling float64) float64 {
-		ratio := 0.0
-		if ceiling > 0 {
-			ratio = round3(ours / ceiling)
-		}
-		rep.Ratios = append(rep.Ratios, Ratio{What: what, Ours: round3(ours), Ceiling: round3(ceiling), Ratio: ratio})
-		return ratio
-	}
-	a, b := rep.Pgbench[ScriptAck], rep.Pgbench[ScriptLink]
-	if a == nil || b == nil {
-		return
-	}
-	var ackRatio, e2eRatio float64
-	if p := rep.phase(PhaseAckAPI); p != nil {
-		ackRatio = add("acknowledgements/s, serve --role api ÷ pgbench ack.sql", p.Ack.PerSec, a.Latency.PerSec)
-	}
-	if p := rep.phase(PhaseAckAll); p != nil {
-		add("acknowledgements/s, serve --role all ÷ pgbench ack.sql", p.Ack.PerSec, a.Latency.PerSec)
-	}
-	if p := rep.phase(PhaseE2E); p != nil {
-		e2eRatio = add("links/s end to end ÷ pgbench ack.sql+link_worker.sql", p.E2E.PerSec, b.Latency.PerSec)
-	}
-	rep.Targets = append(rep.Targets, Target{Goal: "acknowledgement throughput ≥ 0.8 × pgbench ceiling", Got: fmt.Sprintf("%.2f × (role api)", ackRatio), Met: ackRatio >= 0.8})
-	for _, c := range []struct {
-		phase Phase
-		role  string
-	}{{PhaseOpenAPI, "role api"}, {PhaseOpenAck, "role all"}} {
-		if p := rep.phase(c.phase); p != nil {
-			rep.Targets = append(rep.Targets, Target{Goal: "ack p99 ≤ 20 ms at half of peak throughput (" + c.role + ")",
-				Got: fmt.Sprintf("p99 %.1f ms at %.0f/s", p.Ack.P99MS, p.Rate), Met: p.Ack.P99MS <= 20 && p.AckErrors.Total() == 0})
-		}
-	}
-	rep.Targets = append(rep.Targets, Target{Goal: "end-to-end links/s ≥ 0.6 × pgbench ceiling of a whole link", Got: fmt.Sprintf("%.2f ×", e2eRatio), Met: e2eRatio >= 0.6})
-	peak := 0.0
-	for _, p := range append(append([]*PhaseResult{}, rep.Phases...), rep.Sweep...) {
-		if p.Role == "all" {
-			peak = max(peak, p.Resources.PeakRSSMB["serve"])
-		}
-	}
-	rep.Targets = append(rep.Targets, Target{Goal: "peak RSS of serve --role all < 200 MB", Got: fmt.Sprintf("%.0f MB", peak), Met: peak > 0 && peak < 200})
 }

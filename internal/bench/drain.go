@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// drain waits (bounded) until the webhooks of ids arrived, then cancels
-// jobs still waiting so the next phase starts clean.
+// drain waits (bounded) until the webhooks of ids arrived. What is left
+// the next phase with workers cancels (runner.settle).
 func (r *runner) drain(ctx context.Context, ids []string, from time.Time) *DrainResult {
 	pending := func() int {
 		n := 0
@@ -41,12 +41,7 @@ func (r *runner) drain(ctx context.Context, ids []string, from time.Time) *Drain
 		d.PerSec = round3(float64(d.Drained) / d.Seconds)
 	}
 	if last > 0 {
-		tag, err := r.pool.Exec(ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = now()
-			WHERE state IN ('available', 'retryable', 'scheduled') AND queue IN ('link', 'webhook')`)
-		if err == nil {
-			d.Cancelled = tag.RowsAffected()
-		}
-		r.note(fmt.Sprintf("drain stopped with %d webhooks outstanding after %.0fs; %d queued jobs cancelled", last, d.Seconds, d.Cancelled))
+		r.note(fmt.Sprintf("drain stopped with %d webhooks outstanding after %.0fs", last, d.Seconds))
 	}
 	return d
 }
@@ -84,15 +79,8 @@ func (r *runner) drainPhase(ctx context.Context, after *PhaseResult) *PhaseResul
 	p.Links = p.Drain.Drained
 	p.E2E = Summary{Count: p.Drain.Drained, PerSec: p.Drain.PerSec}
 	db1, _ := readDBStats(ctx, r.pool)
-	r.finishResources(p, 0, 0)
-	if p.Links > 0 {
-		p.Resources.CPUPerLink = round3(p.Resources.Cores["serve"] * p.Window * 1000 / float64(p.Links))
-	}
 	p.DB = db1.sub(db0)
-	if p.Links > 0 {
-		p.TxPerLink = round3(float64(p.DB.XactCommit) / float64(p.Links))
-		p.SyncPerLink = round3(float64(p.DB.WALSync) / float64(p.Links))
-	}
+	r.account(p, "link", p.Links, p.E2E)
 	if r.stmts {
 		p.Statements, _ = readStatements(ctx, r.pool, p.Links, 20)
 	}

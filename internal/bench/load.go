@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,6 +47,23 @@ type linkBody struct {
 	Patient linkPatient `json:"patient"`
 }
 
+// bulkBody is POST /links: each item is a POST /link body.
+type bulkBody struct {
+	Patients []linkBody `json:"patients"`
+}
+
+// bulkAnswer is POST /links's 202: one item per patient, in request order.
+type bulkAnswer struct {
+	BatchID string `json:"batch-id"`
+	Items   []struct {
+		WorkflowID string `json:"workflow-id"`
+		Error      *struct {
+			Title  string `json:"title"`
+			Status int    `json:"status"`
+		} `json:"error"`
+	} `json:"items"`
+}
+
 type linkPatient struct {
 	ID       string      `json:"id"`
 	FullName string      `json:"full_name"`
@@ -65,27 +83,69 @@ func (w *Workload) Capacity() int { return len(w.Customers) * len(w.Patients) }
 // Issued is how many requests were made.
 func (w *Workload) Issued() int64 { return w.n.Load() }
 
-// next builds the i-th request.
-func (w *Workload) next(ctx context.Context) (*http.Request, error) {
-	i := int(w.n.Add(1) - 1)
+// item is the i-th patient's link request body.
+func (w *Workload) item(i int) linkBody {
 	p := w.Patients[i%len(w.Patients)]
-	c := w.Customers[(i/len(w.Patients))%len(w.Customers)]
-	body, err := json.Marshal(linkBody{Patient: linkPatient{
+	return linkBody{Patient: linkPatient{
 		ID: uuid.NewString(), FullName: p.FullName, DOB: p.DOB,
 		Contact: linkContact{
 			Address: fmt.Sprintf("%d Harbour Street, Flat %d, Springfield SP%d 4AB", 1+i%180, 1+i%40, 1+i%9),
 			Phone:   fmt.Sprintf("+44 20 7946 %04d", i%10000),
 			Email:   emailOf(p.FullName),
 		},
-	}})
+	}}
+}
+
+// customer is the customer of the i-th request.
+func (w *Workload) customer(i int) harness.Customer {
+	return w.Customers[(i/len(w.Patients))%len(w.Customers)]
+}
+
+// reserve takes the next n request numbers, all of one customer: a batch
+// that would cross into the next customer's numbers starts there instead
+// (the numbers skipped are never used), so each item links its own
+// patient for the batch's customer.
+func (w *Workload) reserve(n int) int {
+	p := len(w.Patients)
+	for {
+		cur := w.n.Load()
+		start := int(cur)
+		if n <= p && start/p != (start+n-1)/p {
+			start = (start/p + 1) * p
+		}
+		if w.n.CompareAndSwap(cur, int64(start+n)) {
+			return start
+		}
+	}
+}
+
+// next builds the next POST /link, or, batch > 0, the next POST /links of
+// batch patients.
+func (w *Workload) next(ctx context.Context, batch int) (*http.Request, error) {
+	var (
+		body []byte
+		err  error
+		path = "/link"
+		i    = w.reserve(max(batch, 1))
+	)
+	if batch > 0 {
+		b := bulkBody{Patients: make([]linkBody, batch)}
+		for k := range b.Patients {
+			b.Patients[k] = w.item(i + k)
+		}
+		body, err = json.Marshal(b)
+		path = "/links"
+	} else {
+		body, err = json.Marshal(w.item(i))
+	}
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.BaseURL+"/link", strings.NewReader(string(body)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.BaseURL+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Customer-Token", c.Token)
+	req.Header.Set("Customer-Token", w.customer(i).Token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", w.RunID+"-"+strconv.Itoa(i))
 	return req, nil
@@ -122,6 +182,7 @@ type LoadSpec struct {
 	Warmup      time.Duration
 	Duration    time.Duration
 	MaxRequests int           // bound on requests, warm-up included
+	Batch       int           // > 0: POST /links of Batch patients instead of POST /link
 	E2ETimeout  time.Duration // e2e mode: longest wait for a webhook
 	MaxInFlight int           // open loop: requests outstanding before new ones are dropped
 }
@@ -165,9 +226,9 @@ func (g *Generator) Run(ctx context.Context, spec LoadSpec) loadResult {
 		mu     sync.Mutex
 		issued atomic.Int64
 	)
-	keep := func(r linkRecord) {
+	keep := func(r ...linkRecord) {
 		mu.Lock()
-		res.records = append(res.records, r)
+		res.records = append(res.records, r...)
 		mu.Unlock()
 	}
 	more := func() bool {
@@ -179,16 +240,11 @@ func (g *Generator) Run(ctx context.Context, spec LoadSpec) loadResult {
 		for range spec.Concurrency {
 			wg.Go(func() {
 				for more() {
-					r := g.post(ctx, time.Now())
-					if spec.Mode == "e2e" && r.err == "" {
-						a, err := g.Receiver.Wait(ctx, r.wf, spec.E2ETimeout)
-						if err != nil {
-							r.e2e = "no webhook within " + spec.E2ETimeout.String()
-						} else {
-							r.hook = a.at
-						}
+					recs := g.post(ctx, time.Now(), spec.Batch)
+					if spec.Mode == "e2e" {
+						g.awaitWebhooks(ctx, recs, spec.E2ETimeout)
 					}
-					keep(r)
+					keep(recs...)
 				}
 			})
 		}
@@ -206,7 +262,7 @@ func (g *Generator) Run(ctx context.Context, spec LoadSpec) loadResult {
 			case sem <- struct{}{}:
 				wg.Go(func() {
 					defer func() { <-sem }()
-					keep(g.post(ctx, due))
+					keep(g.post(ctx, due, spec.Batch)...)
 				})
 			default:
 				keep(linkRecord{sent: due, err: "dropped: generator at max in-flight"})
@@ -217,32 +273,99 @@ func (g *Generator) Run(ctx context.Context, spec LoadSpec) loadResult {
 	return res
 }
 
-// post sends one link request; latency counts from due, so an open loop
-// that falls behind does not hide the wait (no coordinated omission).
-func (g *Generator) post(ctx context.Context, due time.Time) linkRecord {
-	r := linkRecord{sent: due}
-	req, err := g.Workload.next(ctx)
+// post sends one POST /link, or POST /links of batch patients, and tells
+// each patient's story; latency counts from due, so an open loop that
+// falls behind does not hide the wait (no coordinated omission).
+func (g *Generator) post(ctx context.Context, due time.Time, batch int) []linkRecord {
+	recs := make([]linkRecord, max(batch, 1))
+	fail := func(kind string) []linkRecord {
+		for k := range recs {
+			recs[k] = linkRecord{sent: due, err: kind}
+		}
+		return recs
+	}
+	req, err := g.Workload.next(ctx, batch)
 	if err != nil {
-		r.err = "request: " + err.Error()
-		return r
+		return fail("request: " + err.Error())
 	}
 	res, err := g.Client.Do(req)
 	if err != nil {
-		r.err = errorKind(err)
-		return r
+		return fail(errorKind(err))
+	}
+	defer res.Body.Close()
+	var body []byte
+	if batch > 0 {
+		body, err = io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	} else {
+		_, err = io.Copy(io.Discard, res.Body)
+	}
+	switch {
+	case err != nil:
+		return fail(errorKind(err))
+	case res.StatusCode != http.StatusAccepted:
+		return fail("http " + strconv.Itoa(res.StatusCode))
+	}
+	acked := time.Now()
+	if batch == 0 {
+		recs[0] = linkRecord{sent: due, acked: acked, wf: strings.TrimPrefix(res.Header.Get("Location"), "/link/status/")}
+		if recs[0].wf == "" {
+			recs[0].err = "202 without Location"
+		}
+		return recs
+	}
+	var ans bulkAnswer
+	if err := json.Unmarshal(body, &ans); err != nil || len(ans.Items) != batch {
+		return fail("202 body not one item per patient")
+	}
+	for k, it := range ans.Items {
+		switch {
+		case it.Error != nil:
+			recs[k] = linkRecord{sent: due, err: fmt.Sprintf("item %d %s", it.Error.Status, it.Error.Title)}
+		case it.WorkflowID == "":
+			recs[k] = linkRecord{sent: due, err: "item without workflow-id"}
+		default:
+			recs[k] = linkRecord{sent: due, acked: acked, wf: it.WorkflowID}
+		}
+	}
+	return recs
+}
+
+// hasBulk reports whether the service has POST /links: an empty list of
+// patients is refused (422) where it has, and the route is not found (404
+// or 405) where it has not, as in builds before issue 17.
+func (g *Generator) hasBulk(ctx context.Context) (bool, error) {
+	w := g.Workload
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.BaseURL+"/links", strings.NewReader(`{"patients": []}`))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Customer-Token", w.customer(0).Token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", w.RunID+"-probe")
+	res, err := g.Client.Do(req)
+	if err != nil {
+		return false, err
 	}
 	_, _ = io.Copy(io.Discard, res.Body)
 	res.Body.Close()
-	if res.StatusCode != http.StatusAccepted {
-		r.err = "http " + strconv.Itoa(res.StatusCode)
-		return r
+	return res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed, nil
+}
+
+// awaitWebhooks waits until the acknowledged recs' webhooks arrived, all
+// within one timeout.
+func (g *Generator) awaitWebhooks(ctx context.Context, recs []linkRecord, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for k := range recs {
+		if recs[k].err != "" {
+			continue
+		}
+		a, err := g.Receiver.Wait(ctx, recs[k].wf, max(time.Until(deadline), time.Millisecond))
+		if err != nil {
+			recs[k].e2e = "no webhook within " + timeout.String()
+			continue
+		}
+		recs[k].hook = a.at
 	}
-	r.acked = time.Now()
-	r.wf = strings.TrimPrefix(res.Header.Get("Location"), "/link/status/")
-	if r.wf == "" {
-		r.err = "202 without Location"
-	}
-	return r
 }
 
 func errorKind(err error) string {

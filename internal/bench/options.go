@@ -2,7 +2,6 @@ package bench
 
 import (
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 )
@@ -33,6 +32,9 @@ type Options struct {
 	Patients        int           `json:"patients"`
 	Verify          bool          `json:"verify_signatures"`
 	Settings        ServiceSettings
+	BulkBatches     []int   `json:"bulk_batches"`          // POST /links batch sizes of the bulk-ack phases
+	BulkE2EBatch    int     `json:"bulk_e2e_batch"`        // batch size of the bulk-e2e phase
+	BulkConcurrency int     `json:"bulk_concurrency"`      // least clients of a bulk phase (see bulkClients)
 	Only            []Phase `json:"only,omitempty"`        // of Selectable; empty: all
 	SweepMatch      string  `json:"sweep_match,omitempty"` // run only sweep settings whose label contains one of these (|-separated)
 }
@@ -49,9 +51,12 @@ func (o Options) sweeps(s ServiceSettings) bool {
 	return false
 }
 
-// runs reports whether --only lets p run.
-func (o Options) runs(p Phase) bool {
-	return len(o.Only) == 0 || slices.Contains(o.Only, p.selectedBy())
+// bulkClients is how many clients post batches of batch patients at once:
+// at batch 1 as many as single requests need to saturate (Concurrency),
+// never fewer than BulkConcurrency; a few large requests already keep the
+// cores busy, and more would only queue for them.
+func (o Options) bulkClients(batch int) int {
+	return max(o.BulkConcurrency, (o.Concurrency+batch-1)/max(batch, 1))
 }
 
 // DefaultOptions is the full run (at most about ten minutes) or, quick,
@@ -64,11 +69,13 @@ func DefaultOptions(quick bool) Options {
 		MaxRequests: 200_000, DrainTimeout: 45 * time.Second, E2ETimeout: 30 * time.Second,
 		PgbenchDuration: 20 * time.Second, Sweep: true, ProfileSeconds: 10,
 		Customers: 8, Patients: 100_000, Verify: true, Settings: DefaultSettings(),
+		BulkBatches: []int{1, 10, 100, 1000}, BulkE2EBatch: 100, BulkConcurrency: 4,
 	}
 	if quick {
 		o.Profile = "quick"
 		o.Warmup, o.Duration, o.SweepDuration = 2*time.Second, 6*time.Second, 6*time.Second
 		o.DrainTimeout, o.PgbenchDuration, o.Sweep, o.ProfileSeconds = 20*time.Second, 6*time.Second, false, 4
+		o.BulkBatches = []int{100, 1000}
 	}
 	return o
 }

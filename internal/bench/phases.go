@@ -17,7 +17,7 @@ type phaseSpec struct {
 	profile  bool // take CPU (and, end to end, heap) profiles
 }
 
-// phases runs the load phases in order.
+// phases runs the load phases of the plan in order.
 func (r *runner) phases(ctx context.Context) error {
 	o := r.opts
 	def := o.Settings
@@ -26,65 +26,80 @@ func (r *runner) phases(ctx context.Context) error {
 	open := func(rate float64) LoadSpec {
 		return LoadSpec{Mode: "open", Rate: max(rate, 1), Warmup: o.Warmup, Duration: o.Duration, MaxRequests: o.MaxRequests, MaxInFlight: 4096}
 	}
+	bulk := func(spec LoadSpec, batch int) LoadSpec {
+		spec.Batch, spec.Concurrency = batch, o.bulkClients(batch)
+		return spec
+	}
+	// The plan runs a phase only after what it needs (Phase.needs), so the
+	// results the later phases read are there.
+	var ackAPI, ackAll, e2ePhase *PhaseResult
+	var err error
 
 	// 1. The acknowledgement alone: serve --role api, no workers.
-	if o.runs(PhaseAckAPI) {
-		ackAPI, err := r.phase(ctx, phaseSpec{id: PhaseAckAPI, role: "api", settings: def, load: closed, profile: true})
-		if err != nil {
-			return err
-		}
-		// The same at half that rate: latency under load, not saturation.
-		if o.runs(PhaseOpenAPI) {
-			if _, err := r.phase(ctx, phaseSpec{id: PhaseOpenAPI, role: "api", settings: def, load: open(ackAPI.Ack.PerSec / 2)}); err != nil {
-				return err
-			}
-		}
-		// 2. Workers drain what it queued, with nothing else to do.
-		if o.runs(PhaseDrain) {
-			if err := r.ensureService(ctx, "all", def); err != nil {
-				return err
-			}
-			r.report.Phases = append(r.report.Phases, r.drainPhase(ctx, ackAPI))
-		}
-	}
-	// 3. Acknowledgements at saturation while the workers keep up as they can.
-	var ackAll, e2ePhase *PhaseResult
-	var err error
-	if o.runs(PhaseAckAll) {
-		if ackAll, err = r.phase(ctx, phaseSpec{id: PhaseAckAll, role: "all", settings: def, load: closed}); err != nil {
+	if r.runs(PhaseAckAPI) {
+		if ackAPI, err = r.phase(ctx, phaseSpec{id: PhaseAckAPI, role: "api", settings: def, load: closed, profile: true}); err != nil {
 			return err
 		}
 	}
-	// 4. Whole links: each client waits for its webhook.
-	if o.runs(PhaseE2E) {
+	// The same at half that rate: latency under load, not saturation.
+	if r.runs(PhaseOpenAPI) {
+		if _, err := r.phase(ctx, phaseSpec{id: PhaseOpenAPI, role: "api", settings: def, load: open(ackAPI.Ack.PerSec / 2)}); err != nil {
+			return err
+		}
+	}
+	// 2. Workers drain what it queued, with nothing else to do.
+	if r.runs(PhaseDrain) {
+		if err := r.ensureService(ctx, "all", def); err != nil {
+			return err
+		}
+		r.report.Phases = append(r.report.Phases, r.drainPhase(ctx, ackAPI))
+	}
+	// 3. Bulk acknowledgements, one phase per batch size, no workers.
+	if r.runs(PhaseBulkAck) {
+		for _, b := range o.BulkBatches {
+			if _, err := r.phase(ctx, phaseSpec{id: PhaseBulkAck, name: bulkAckName(b), role: "api", settings: def, load: bulk(closed, b), profile: true}); err != nil {
+				return err
+			}
+		}
+	}
+	// 4. Acknowledgements at saturation while the workers keep up as they can.
+	if r.runs(PhaseAckAll) {
+		if ackAll, err = r.phase(ctx, phaseSpec{id: PhaseAckAll, role: "all", settings: def, load: closed, profile: true}); err != nil {
+			return err
+		}
+	}
+	// 5. Whole links: each client waits for its webhook, or its batch's.
+	if r.runs(PhaseE2E) {
 		if e2ePhase, err = r.phase(ctx, phaseSpec{id: PhaseE2E, role: "all", settings: def, load: e2e, profile: true}); err != nil {
 			return err
 		}
 	}
-	// 5. Open loop at fixed rates: latency under load, not at saturation.
-	var opens []phaseSpec
-	for _, rate := range o.Rates {
-		opens = append(opens, phaseSpec{id: PhaseOpenRate, name: openRateName(rate), load: open(rate)})
-	}
-	if len(o.Rates) == 0 {
-		if ackAll != nil {
-			opens = append(opens, phaseSpec{id: PhaseOpenAck, load: open(ackAll.Ack.PerSec / 2)})
+	if r.runs(PhaseBulkE2E) {
+		if _, err := r.phase(ctx, phaseSpec{id: PhaseBulkE2E, role: "all", settings: def, load: bulk(e2e, o.BulkE2EBatch), profile: true}); err != nil {
+			return err
 		}
-		if e2ePhase != nil {
-			opens = append(opens, phaseSpec{id: PhaseOpenE2E, load: open(e2ePhase.E2E.PerSec / 2)})
+	}
+	// 6. Open loop at fixed rates: latency under load, not at saturation.
+	var opens []phaseSpec
+	if r.runs(PhaseOpenAck) {
+		opens = append(opens, phaseSpec{id: PhaseOpenAck, load: open(ackAll.Ack.PerSec / 2)})
+	}
+	if r.runs(PhaseOpenE2E) {
+		opens = append(opens, phaseSpec{id: PhaseOpenE2E, load: open(e2ePhase.E2E.PerSec / 2)})
+	}
+	if r.runs(PhaseOpenRate) {
+		for _, rate := range o.Rates {
+			opens = append(opens, phaseSpec{id: PhaseOpenRate, name: openRateName(rate), load: open(rate)})
 		}
 	}
 	for _, spec := range opens {
-		if !o.runs(spec.id) {
-			break
-		}
 		spec.role, spec.settings = "all", def
 		if _, err := r.phase(ctx, spec); err != nil {
 			return err
 		}
 	}
-	// 6. River settings, worker counts and pool sizes, on whole links.
-	if o.Sweep && o.runs(PhaseSweep) {
+	// 7. River settings, worker counts and pool sizes, on whole links.
+	if r.runs(PhaseSweep) {
 		sweep := e2e
 		sweep.Duration = o.SweepDuration
 		sweep.Warmup = min(o.Warmup, 3*time.Second)
@@ -99,9 +114,7 @@ func (r *runner) phases(ctx context.Context) error {
 			r.report.Phases = r.report.Phases[:len(r.report.Phases)-1]
 			r.report.Sweep = append(r.report.Sweep, p)
 		}
-		if e2ePhase != nil {
-			r.report.Sweep = append([]*PhaseResult{e2ePhase}, r.report.Sweep...)
-		}
+		r.report.Sweep = append([]*PhaseResult{e2ePhase}, r.report.Sweep...)
 	}
 	r.stopService()
 	return nil
@@ -128,11 +141,15 @@ func sweepSettings(def ServiceSettings) []ServiceSettings {
 }
 
 func describeSpec(s LoadSpec) string {
-	switch s.Mode {
-	case "open":
+	switch {
+	case s.Mode == "open":
 		return fmt.Sprintf("open loop at %.0f/s for %s (+%s warm-up)", s.Rate, s.Duration, s.Warmup)
-	case "e2e":
+	case s.Mode == "e2e" && s.Batch > 0:
+		return fmt.Sprintf("%d clients each posting %d patients and waiting for their webhooks, %s (+%s warm-up)", s.Concurrency, s.Batch, s.Duration, s.Warmup)
+	case s.Mode == "e2e":
 		return fmt.Sprintf("%d clients each waiting for its webhook, %s (+%s warm-up)", s.Concurrency, s.Duration, s.Warmup)
+	case s.Batch > 0:
+		return fmt.Sprintf("closed loop at %d clients posting %d patients each for %s (+%s warm-up)", s.Concurrency, s.Batch, s.Duration, s.Warmup)
 	}
 	return fmt.Sprintf("closed loop at %d clients for %s (+%s warm-up)", s.Concurrency, s.Duration, s.Warmup)
 }

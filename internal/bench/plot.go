@@ -122,3 +122,88 @@ func latencyPlot(title string, ss []series) (*plot.Plot, error) {
 	}
 	return p, nil
 }
+
+// writeBatchPlot draws patients acknowledged per second against the
+// POST /links batch size (both axes log), with the ceilings of the same
+// run as horizontal lines: pgbench ack.sql, 5 × it (the bulk target), and
+// POST /link's acknowledgements (ack-api). false: no bulk phase ran.
+func writeBatchPlot(rep *Report, path string) (bool, error) {
+	bulks := rep.phases(PhaseBulkAck)
+	if len(bulks) == 0 {
+		return false, nil
+	}
+	p := plot.New()
+	p.Title.Text = "Bulk acknowledgement: POST /links, serve --role api"
+	p.X.Label.Text = "patients per request (log scale)"
+	p.Y.Label.Text = "patients acknowledged per second (log scale)"
+	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	p.Legend.Top, p.Legend.Left = false, false // bottom right: the curve rises to the right
+	p.Legend.XOffs, p.Legend.YOffs = -vg.Points(4), vg.Points(4)
+	p.Legend.TextStyle.Font.Size = vg.Points(9)
+	p.Add(plotter.NewGrid())
+	bulks = slices.Clone(bulks)
+	slices.SortFunc(bulks, func(a, b *PhaseResult) int { return a.Batch - b.Batch })
+	var xys plotter.XYs
+	var labels []string
+	lo, hi := math.Inf(1), math.Inf(-1)
+	ylo, yhi := math.Inf(1), math.Inf(-1)
+	for _, b := range bulks {
+		if v := b.PerPatient.PerSec; v > 0 {
+			xys = append(xys, plotter.XY{X: float64(b.Batch), Y: v})
+			labels = append(labels, fmt.Sprintf("%.0f/s", v))
+			lo, hi = min(lo, float64(b.Batch)), max(hi, float64(b.Batch))
+			ylo, yhi = min(ylo, v), max(yhi, v)
+		}
+	}
+	if len(xys) == 0 {
+		return false, nil
+	}
+	lo, hi = lo/2, hi*2
+	line, points, err := plotter.NewLinePoints(xys)
+	if err != nil {
+		return false, err
+	}
+	line.Color, points.Color = plotutil.Color(0), plotutil.Color(0)
+	line.Width = vg.Points(1.5)
+	values, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
+	if err != nil {
+		return false, err
+	}
+	values.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(4)}
+	p.Add(line, points, values)
+	p.Legend.Add("POST /links", line, points)
+	level := func(name string, y float64, color int) error {
+		if y <= 0 {
+			return nil
+		}
+		ylo, yhi = min(ylo, y), max(yhi, y)
+		l, err := plotter.NewLine(plotter.XYs{{X: lo, Y: y}, {X: hi, Y: y}})
+		if err != nil {
+			return err
+		}
+		l.Color, l.Width, l.Dashes = plotutil.Color(color), vg.Points(1.2), []vg.Length{vg.Points(5), vg.Points(3)}
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("%s (%.0f/s)", name, y), l)
+		return nil
+	}
+	if a := rep.phase(PhaseAckAPI); a != nil {
+		if err := level(fmt.Sprintf("POST /link, %d clients", a.Concurrency), a.Ack.PerSec, 1); err != nil {
+			return false, err
+		}
+	}
+	if pb := rep.Pgbench[ScriptAck]; pb != nil {
+		if err := level("pgbench ack.sql", pb.Latency.PerSec, 2); err != nil {
+			return false, err
+		}
+		if err := level("target: 5 × ack.sql", 5*pb.Latency.PerSec, 3); err != nil {
+			return false, err
+		}
+	}
+	p.X.Min, p.X.Max = lo, hi
+	p.Y.Min, p.Y.Max = ylo/2, yhi*2
+	if err := p.Save(vg.Points(640), vg.Points(420), path); err != nil {
+		return false, err
+	}
+	return true, nil
+}

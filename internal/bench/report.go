@@ -28,14 +28,24 @@ func printReport(out io.Writer, rep *Report) {
 	}
 	tw.Flush()
 
-	fmt.Fprintf(out, "\nResources while measuring (CPU in cores of %d; RSS = VmHWM) and PostgreSQL work per link (per acknowledgement in closed-loop ack phases)\n", m.CPUs)
+	fmt.Fprintf(out, "\nPer patient (unit: ack = an acknowledgement, latency per request, a POST /links of many patients is one; link = a whole link, latency 202 → webhook; RSS = VmHWM)\n")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tserve\tpostgres\tindex-sim\tharness\tother\tbusy\tiowait\tserve ms/link\tserve RSS MB\ttx/link\tWAL syncs/link\ttop waits (backends)\t")
+	fmt.Fprintln(tw, "phase\tload\tunit\tpatients/s\tp50\tp99\ttx\tWAL flushes\tpostgres CPU ms\tserve CPU ms\tserve RSS MB\t")
+	for _, p := range rep.Phases {
+		c := p.PerPatient
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t\n", p.Name, load(p), c.Unit, rate(c.PerSec, c.Count),
+			f1(c.P50MS), f1(c.P99MS), c.Tx, c.WALSyncs, c.PostgresCPUMS, c.ServeCPUMS, c.ServeRSSMB)
+	}
+	tw.Flush()
+
+	fmt.Fprintf(out, "\nResources while measuring (CPU in cores of %d) and what PostgreSQL's backends did\n", m.CPUs)
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tserve\tpostgres\tindex-sim\tharness\tother\tbusy\tiowait\ttop waits (backends)\t")
 	for _, p := range rep.Phases {
 		res := p.Resources
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f%%\t%.0f%%\t%s\t%.0f\t%.1f\t%.2f\t%s\t\n", p.Name,
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f%%\t%.0f%%\t%s\t\n", p.Name,
 			res.Cores["serve"], res.Cores["postgres"], res.Cores["index-sim"], res.Cores["harness"], res.Cores["other"], 100*res.MachineBusy, 100*res.IOWait,
-			f1(res.CPUPerLink), res.PeakRSSMB["serve"], p.TxPerLink, p.SyncPerLink, topWaits(p.Waits, 3))
+			topWaits(p.Waits, 3))
 	}
 	tw.Flush()
 
@@ -69,14 +79,10 @@ func printReport(out io.Writer, rep *Report) {
 		tw.Flush()
 	}
 	if len(rep.Targets) > 0 {
-		fmt.Fprintf(out, "\nTargets\n")
+		fmt.Fprintf(out, "\nTargets (issue 17; ratios to pgbench ack.sql of this run)\n")
 		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		for _, t := range rep.Targets {
-			mark := "MISSED"
-			if t.Met {
-				mark = "met"
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.Goal, t.Got, mark)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.Goal, t.Got, t.Status)
 		}
 		tw.Flush()
 	}
@@ -88,7 +94,7 @@ func printReport(out io.Writer, rep *Report) {
 		for _, p := range rep.Sweep {
 			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%s\t%.0f\t%.1f\t%s\t\n", p.Settings.Label(), p.E2E.PerSec,
 				f1(p.E2E.P50MS), f1(p.E2E.P99MS), f1(p.Ack.P99MS), p.Resources.Cores["serve"], p.Resources.Cores["postgres"], p.Resources.Cores["other"],
-				f1(p.Resources.CPUPerLink), p.Resources.PeakRSSMB["serve"], p.TxPerLink, errorsOf(p))
+				f1(p.PerPatient.ServeCPUMS), p.PerPatient.ServeRSSMB, p.PerPatient.Tx, errorsOf(p))
 		}
 		tw.Flush()
 	}
@@ -102,22 +108,25 @@ func printReport(out io.Writer, rep *Report) {
 		}
 		tw.Flush()
 	}
-	for _, id := range []Phase{PhaseAckAPI, PhaseOpenAPI, PhaseE2E} {
+	for _, id := range []Phase{PhaseAckAPI, PhaseOpenAPI, PhaseBulkAck, PhaseE2E, PhaseBulkE2E} {
 		for _, p := range rep.Phases {
 			if p.ID != id || len(p.Statements) == 0 {
 				continue
 			}
 			fmt.Fprintf(out, "\nStatements of %q (pg_stat_statements; per link = calls ÷ %d links)\n", p.Name, p.Links)
-			tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "statement\tper link\tmean ms\tmax ms\tshare of exec time\t")
-			for i, st := range p.Statements {
-				if i == 12 {
-					break
-				}
-				fmt.Fprintf(tw, "%s\t%.2f\t%.3f\t%.1f\t%.0f%%\t\n", st.Name, st.PerLink, st.MeanMS, st.MaxMS, 100*st.ShareExec)
-			}
-			tw.Flush()
+			writeStatements(out, p.Statements, 12)
 		}
+	}
+	var profiled bool
+	for _, p := range rep.Phases {
+		if p.CPUTop == nil {
+			continue
+		}
+		if !profiled {
+			fmt.Fprintf(out, "\nWhere serve's CPU goes (CPU profiles: share of samples; the files cpu-<phase>.top.txt and .cum.txt have the rest)\n")
+			profiled = true
+		}
+		fmt.Fprintf(out, "  %s\n    most samples of their own: %s\n    our functions, with what they call: %s\n", p.Name, profileLine(p.CPUTop.Flat, false), profileLine(p.CPUTop.Ours, true))
 	}
 	if len(rep.Notes) > 0 {
 		fmt.Fprintf(out, "\nNotes\n")
@@ -128,16 +137,48 @@ func printReport(out io.Writer, rep *Report) {
 	fmt.Fprintln(out)
 }
 
+func profileLine(ls []ProfileLine, cum bool) string {
+	var parts []string
+	for _, l := range ls {
+		v := l.FlatPct
+		if cum {
+			v = l.CumPct
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f%%", strings.TrimPrefix(l.Func, "github.com/patientlink/patientlink/"), v))
+	}
+	if len(parts) == 0 {
+		return "–"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// writeStatements writes the first n statements as a table.
+func writeStatements(out io.Writer, stmts []StatementStat, n int) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "statement\tper link\tmean ms\tmax ms\tshare of exec time\t")
+	for i, st := range stmts {
+		if i == n {
+			break
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.3f\t%.1f\t%.0f%%\t\n", st.Name, st.PerLink, st.MeanMS, st.MaxMS, 100*st.ShareExec)
+	}
+	tw.Flush()
+}
+
 func load(p *PhaseResult) string {
+	batch := ""
+	if p.Batch > 0 {
+		batch = fmt.Sprintf(" ×%d", p.Batch)
+	}
 	switch p.Mode {
 	case "open":
 		return fmt.Sprintf("%.0f/s open", p.Rate)
 	case "e2e":
-		return fmt.Sprintf("C=%d e2e", p.Concurrency)
+		return fmt.Sprintf("C=%d%s e2e", p.Concurrency, batch)
 	case "drain":
 		return "backlog"
 	}
-	return fmt.Sprintf("C=%d", p.Concurrency)
+	return fmt.Sprintf("C=%d%s", p.Concurrency, batch)
 }
 
 func rate(perSec float64, count int) string {

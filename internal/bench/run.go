@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ type runner struct {
 	svc    *service
 	env    harness.Env
 	report *Report
+	plan   []Phase // the phases to run, in order (Options.plan)
 	nsvc   int
 
 	capNoted bool
@@ -40,7 +42,7 @@ type runner struct {
 // Run benchmarks the service and writes results under opts.OutDir; the
 // table goes to stdout, progress to log.
 func Run(ctx context.Context, opts Options, stdout, log io.Writer) (*Report, error) {
-	r := &runner{opts: opts, log: log}
+	r := &runner{opts: opts, log: log, plan: opts.plan()}
 	r.report = &Report{Started: time.Now(), Command: strings.Join(os.Args, " "), Options: opts, Go: runtime.Version(),
 		Pgbench: map[string]*PgbenchResult{}}
 	defer r.cleanup()
@@ -54,7 +56,7 @@ func Run(ctx context.Context, opts Options, stdout, log io.Writer) (*Report, err
 		return nil, err
 	}
 	r.report.Receiver = r.recv.Stats()
-	r.conclude()
+	conclude(r.report)
 	r.report.Seconds = time.Since(r.report.Started).Seconds()
 	if err := r.write(); err != nil {
 		return nil, err
@@ -62,6 +64,9 @@ func Run(ctx context.Context, opts Options, stdout, log io.Writer) (*Report, err
 	printReport(stdout, r.report)
 	return r.report, nil
 }
+
+// runs reports whether the plan has p.
+func (r *runner) runs(p Phase) bool { return slices.Contains(r.plan, p) }
 
 func (r *runner) logf(format string, args ...any) {
 	fmt.Fprintf(r.log, "linkbench: "+format+"\n", args...)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/patientlink/patientlink/internal/harness"
@@ -123,6 +124,36 @@ func pprofTop(ctx context.Context, bin, profile string, extra ...string) (string
 		return "", fmt.Errorf("go tool pprof: %w: %s", err, harness.Tail(string(out), 5))
 	}
 	return string(out), nil
+}
+
+// ProfileLine is one function of a CPU profile: its own share of the
+// samples (flat) and with what it calls (cum).
+type ProfileLine struct {
+	Func    string  `json:"func"`
+	FlatPct float64 `json:"flat_pct"`
+	CumPct  float64 `json:"cum_pct"`
+}
+
+// parseTop reads `go tool pprof -top` output; keep picks the functions.
+func parseTop(text string, n int, keep func(string) bool) []ProfileLine {
+	var out []ProfileLine
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || !strings.HasSuffix(f[1], "%") || !strings.HasSuffix(f[4], "%") {
+			continue
+		}
+		flat, err1 := strconv.ParseFloat(strings.TrimSuffix(f[1], "%"), 64)
+		cum, err2 := strconv.ParseFloat(strings.TrimSuffix(f[4], "%"), 64)
+		fn := strings.Join(f[5:], " ")
+		if err1 != nil || err2 != nil || !keep(fn) {
+			continue
+		}
+		out = append(out, ProfileLine{Func: strings.TrimSuffix(fn, " (inline)"), FlatPct: flat, CumPct: cum})
+		if len(out) == n {
+			break
+		}
+	}
+	return out
 }
 
 // readPopulation lists the simulator's first n patients.
