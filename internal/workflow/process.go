@@ -42,7 +42,7 @@ func (f finish) run(ctx context.Context, tx pgx.Tx) error {
 // the transaction that completes the job.
 func (s *Service) Process(ctx context.Context, job *river.Job[ProcessArgs]) error {
 	log := s.d.Logger.With("workflow_id", job.Args.WorkflowID, "job_id", job.ID, "attempt", job.Attempt)
-	wf, err := s.d.Store.Workflow(ctx, job.Args.WorkflowID)
+	st, err := s.d.Store.StartWorkflow(ctx, job.Args.WorkflowID, job.Attempt)
 	if errors.Is(err, link.ErrNotFound) {
 		log.Warn("link.process for a missing workflow; dropping the job")
 		return nil
@@ -50,26 +50,16 @@ func (s *Service) Process(ctx context.Context, job *river.Job[ProcessArgs]) erro
 	if err != nil {
 		return err
 	}
-	if !wf.Status.IsPending() || wf.Status.IsOutcome() {
-		return nil // a repeat: the outcome is recorded already
+	if !st.Started {
+		return nil // a repeat, or someone else moved it on: nothing left to do
 	}
-	wf, err = s.d.Store.Transition(ctx, wf, postgres.Transition{To: link.StateInProgress, Attempt: job.Attempt})
-	var terr *link.TransitionError
-	if errors.As(err, &terr) {
-		return nil // someone else moved it on
-	}
-	if err != nil {
-		return err
-	}
+	wf := st.Workflow
 
 	if wf.RequestType == link.RequestDelink {
 		return s.recordDelink(ctx, wf, job)
 	}
 
-	query, reason, err := s.query(ctx, wf)
-	if err != nil {
-		return err
-	}
+	query, reason := s.query(wf, st)
 	if reason != "" {
 		return s.fail(ctx, wf, job, reason)
 	}
@@ -88,7 +78,7 @@ func (s *Service) Process(ctx context.Context, job *river.Job[ProcessArgs]) erro
 		log.Warn("index refused the search", "error", err)
 		return s.fail(ctx, wf, job, link.ReasonIndexRejected.With(err.Error()))
 	case resp.Async():
-		return s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
+		return s.commit.commit(ctx, wf.ID, func(ctx context.Context, tx pgx.Tx) error {
 			if _, err := s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateRequested, SearchID: resp.SearchID, Attempt: job.Attempt}); err != nil {
 				return ignoreRace(err)
 			}
@@ -111,38 +101,35 @@ func (s *Service) RecordSearchResults(ctx context.Context, searchID string, resu
 
 // query opens the sealed payload into an index query. A reason comes back
 // when the payload can never be read: the workflow must fail, not retry.
-func (s *Service) query(ctx context.Context, wf link.Workflow) (index.Query, string, error) {
-	keyID, sealed, err := s.d.Store.Payload(ctx, wf.ID)
-	if errors.Is(err, link.ErrNotFound) {
-		return index.Query{}, string(link.ReasonPayloadMissing), nil
+func (s *Service) query(wf link.Workflow, st postgres.Started) (index.Query, string) {
+	if st.KeyID == "" {
+		return index.Query{}, string(link.ReasonPayloadMissing)
 	}
+	plain, err := s.d.Keyring.Open(st.KeyID, st.Sealed, wf.ID[:])
 	if err != nil {
-		return index.Query{}, "", err
-	}
-	plain, err := s.d.Keyring.Open(keyID, sealed, wf.ID[:])
-	if err != nil {
-		return index.Query{}, string(link.ReasonPayloadUnreadable), nil
+		return index.Query{}, string(link.ReasonPayloadUnreadable)
 	}
 	var req link.Request
 	if err := json.Unmarshal(plain, &req); err != nil {
-		return index.Query{}, string(link.ReasonPayloadUnreadable), nil
+		return index.Query{}, string(link.ReasonPayloadUnreadable)
 	}
 	dob, _ := link.ParseDOB(req.Patient.DOB)
 	q := index.Query{FullName: req.Patient.FullName, DOB: dob.Format(time.DateOnly)}
 	if c := req.Patient.Contact; c != nil {
 		q.Email, q.Phone = c.Email, c.Phone
 	}
-	return q, "", nil
+	return q, ""
 }
 
-// recordResults records the outcome of a search in one transaction: the
-// mapping (LINKED) and its history, the decision with its explanation, a
-// review for an uncertain outcome, the workflow's outcome and history, the
-// customer's event and done. A workflow no longer awaiting a result is left
-// alone: repeats are no-ops.
+// recordResults records the outcome of a search in one transaction (shared
+// with other outcomes by the committer): the mapping (LINKED) and its
+// history, the decision with its explanation, a review for an uncertain
+// outcome, the workflow's outcome and history, the customer's event and
+// done. A workflow no longer awaiting a result is left alone: repeats are
+// no-ops.
 func (s *Service) recordResults(ctx context.Context, wf link.Workflow, results []link.Match, attempt int, done finish) error {
 	decision := s.d.Policy.Decide(results)
-	return s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
+	return s.commit.commit(ctx, wf.ID, func(ctx context.Context, tx pgx.Tx) error {
 		locked, err := s.d.Store.LockWorkflowTx(ctx, tx, wf.ID)
 		if err != nil {
 			return err
@@ -183,7 +170,7 @@ func (s *Service) recordResults(ctx context.Context, wf link.Workflow, results [
 }
 
 func (s *Service) recordDelink(ctx context.Context, wf link.Workflow, job *river.Job[ProcessArgs]) error {
-	err := s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
+	return s.commit.commit(ctx, wf.ID, func(ctx context.Context, tx pgx.Tx) error {
 		locked, err := s.d.Store.LockWorkflowTx(ctx, tx, wf.ID)
 		if err != nil {
 			return err
@@ -195,18 +182,12 @@ func (s *Service) recordDelink(ctx context.Context, wf link.Workflow, job *river
 		if err != nil {
 			return err
 		}
-		if !found {
-			return errNotLinked
+		if !found { // nothing written yet: fail it in the same transaction
+			return s.failTx(ctx, tx, locked, job, string(link.ReasonNotLinked))
 		}
 		return s.recordOutcomeTx(ctx, tx, locked, link.StateDeLinked, outcomeDetails{}, job.Attempt, completeJob(job))
 	})
-	if errors.Is(err, errNotLinked) {
-		return s.fail(ctx, wf, job, string(link.ReasonNotLinked))
-	}
-	return err
 }
-
-var errNotLinked = errors.New("no LINKED mapping to de-link")
 
 // recordOutcomeTx moves the workflow to its outcome and records the event
 // that tells the customer, inside tx.
@@ -228,17 +209,22 @@ func (s *Service) recordOutcomeTx(ctx context.Context, tx pgx.Tx, wf link.Workfl
 // fail moves the workflow to FAILED with reason, records the event that
 // tells the customer and completes the job, in one transaction.
 func (s *Service) fail(ctx context.Context, wf link.Workflow, job *river.Job[ProcessArgs], reason string) error {
-	s.d.Logger.Warn("workflow failed", "workflow_id", wf.ID, "job_id", job.ID, "attempt", job.Attempt, "reason", reason)
-	return s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
-		failed, err := s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateFailed, Reason: reason, Attempt: job.Attempt})
-		if err != nil {
-			return ignoreRace(err)
-		}
-		if _, err := s.notifyTx(ctx, tx, failed, outcomeDetails{}); err != nil {
-			return err
-		}
-		return completeJob(job).run(ctx, tx)
+	return s.commit.commit(ctx, wf.ID, func(ctx context.Context, tx pgx.Tx) error {
+		return s.failTx(ctx, tx, wf, job, reason)
 	})
+}
+
+// failTx is fail inside tx.
+func (s *Service) failTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, job *river.Job[ProcessArgs], reason string) error {
+	s.d.Logger.Warn("workflow failed", "workflow_id", wf.ID, "job_id", job.ID, "attempt", job.Attempt, "reason", reason)
+	failed, err := s.d.Store.TransitionTx(ctx, tx, wf, postgres.Transition{To: link.StateFailed, Reason: reason, Attempt: job.Attempt})
+	if err != nil {
+		return ignoreRace(err)
+	}
+	if _, err := s.notifyTx(ctx, tx, failed, outcomeDetails{}); err != nil {
+		return err
+	}
+	return completeJob(job).run(ctx, tx)
 }
 
 // ignoreRace treats a refused transition as done: another worker got there

@@ -53,8 +53,9 @@ type Deps struct {
 
 // Service runs the use cases.
 type Service struct {
-	d     Deps
-	river *river.Client[pgx.Tx]
+	d      Deps
+	river  *river.Client[pgx.Tx]
+	commit *committer // outcomes of concurrent jobs, committed together
 }
 
 // New builds the service; UseRiver must follow before a use case that
@@ -69,7 +70,7 @@ func New(d Deps) *Service {
 	if d.Index != nil {
 		d.Index = instrumentedIndex{searcher: d.Index, metrics: d.Metrics}
 	}
-	return &Service{d: d}
+	return &Service{d: d, commit: newCommitter(d.Store)}
 }
 
 // UseRiver sets the client jobs are queued with. It is set after New
