@@ -88,18 +88,18 @@ type Claim struct {
 	Customer link.Customer
 }
 
-// ClaimAttempt takes the next attempt of a due, pending delivery and holds
-// it for lease: meanwhile no other job sends the event. The event's
+// ClaimAttemptTx takes the next attempt of a due, pending delivery and
+// holds it for lease: meanwhile no other job sends the event. The event's
 // workflow and customer are read in the same statement. ErrNotDue (with
 // the event as it stands) when nothing is due.
-func (s *Store) ClaimAttempt(ctx context.Context, id string, lease time.Duration) (Claim, error) {
-	r, err := s.q.EventClaimAttemptForSend(ctx, s.pool, dbsqlc.EventClaimAttemptForSendParams{ID: id, LeaseSeconds: lease.Seconds()})
+func (s *Store) ClaimAttemptTx(ctx context.Context, tx pgx.Tx, id string, lease time.Duration) (Claim, error) {
+	r, err := s.q.EventClaimAttemptForSend(ctx, tx, dbsqlc.EventClaimAttemptForSendParams{ID: id, LeaseSeconds: lease.Seconds()})
 	if errors.Is(err, pgx.ErrNoRows) {
-		current, err := s.Event(ctx, id)
+		current, err := s.q.EventGetByID(ctx, tx, id)
 		if err != nil {
-			return Claim{}, err
+			return Claim{}, interpretError(err)
 		}
-		return Claim{Event: current}, ErrNotDue
+		return Claim{Event: eventFromRow(current)}, ErrNotDue
 	}
 	if err != nil {
 		return Claim{}, fmt.Errorf("error claiming delivery attempt: %w", err)

@@ -87,12 +87,12 @@ type Started struct {
 	Sealed   []byte
 }
 
-// StartWorkflow moves a workflow to IN_PROGRESS (for processing attempt
+// StartWorkflowTx moves a workflow to IN_PROGRESS (for processing attempt
 // attempt) when the state machine allows it, with its history event, and
-// reads it and its payload, in one statement. link.ErrNotFound when there
-// is no such workflow.
-func (s *Store) StartWorkflow(ctx context.Context, id uuid.UUID, attempt int) (Started, error) {
-	row, err := s.q.WorkflowStart(ctx, s.pool, dbsqlc.WorkflowStartParams{ID: id, EventAttempt: int32(max(attempt, 1))})
+// reads it and its payload, in one statement in tx. link.ErrNotFound when
+// there is no such workflow.
+func (s *Store) StartWorkflowTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, attempt int) (Started, error) {
+	row, err := s.q.WorkflowStart(ctx, tx, dbsqlc.WorkflowStartParams{ID: id, EventAttempt: int32(max(attempt, 1))})
 	if err != nil {
 		return Started{}, interpretError(err)
 	}

@@ -162,7 +162,20 @@ func (s *Service) queueDeliveryTx(ctx context.Context, tx pgx.Tx, ev link.Event)
 // that records the attempt (shared with others by the committer).
 func (s *Service) Deliver(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	log := s.d.Logger.With("workflow_id", job.Args.WorkflowID, "job_id", job.ID, "event_id", job.Args.EventID)
-	claim, err := s.d.Store.ClaimAttempt(ctx, job.Args.EventID, s.lease())
+	// Claims share transactions with other jobs' writes (the committer);
+	// nothing due is an answer, not a failure of the group.
+	var claim postgres.Claim
+	var claimErr error
+	err := s.commit.commit(ctx, job.Args.WorkflowID, func(ctx context.Context, tx pgx.Tx) error {
+		claim, claimErr = s.d.Store.ClaimAttemptTx(ctx, tx, job.Args.EventID, s.lease())
+		if errors.Is(claimErr, postgres.ErrNotDue) {
+			return nil
+		}
+		return ignoreNotFound(claimErr)
+	})
+	if err == nil {
+		err = claimErr
+	}
 	ev, wf, customer := claim.Event, claim.Workflow, claim.Customer
 	switch {
 	case errors.Is(err, link.ErrNotFound):

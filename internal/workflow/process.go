@@ -34,7 +34,18 @@ func completeJob[T river.JobArgs](ctx context.Context, tx pgx.Tx, job *river.Job
 // IN_PROGRESS or REQUESTED, under the workflow's row lock.
 func (s *Service) Process(ctx context.Context, job *river.Job[ProcessArgs]) error {
 	log := s.d.Logger.With("workflow_id", job.Args.WorkflowID, "job_id", job.ID, "attempt", job.Attempt)
-	st, err := s.d.Store.StartWorkflow(ctx, job.Args.WorkflowID, job.Attempt)
+	// Starts share transactions with other jobs' writes too (the
+	// committer). A missing workflow is an answer, not a failure of the
+	// group, so it comes back beside the error.
+	var st postgres.Started
+	var startErr error
+	err := s.commit.commit(ctx, job.Args.WorkflowID, func(ctx context.Context, tx pgx.Tx) error {
+		st, startErr = s.d.Store.StartWorkflowTx(ctx, tx, job.Args.WorkflowID, job.Attempt)
+		return ignoreNotFound(startErr)
+	})
+	if err == nil {
+		err = startErr
+	}
 	if errors.Is(err, link.ErrNotFound) {
 		log.Warn("link.process for a missing workflow; dropping the job")
 		return nil
@@ -218,6 +229,13 @@ func (s *Service) failTx(ctx context.Context, tx pgx.Tx, wf link.Workflow, job *
 func ignoreRace(err error) error {
 	var terr *link.TransitionError
 	if errors.As(err, &terr) {
+		return nil
+	}
+	return err
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, link.ErrNotFound) {
 		return nil
 	}
 	return err
