@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/patientlink/patientlink/internal/postgres"
 )
@@ -30,6 +31,9 @@ type committer struct {
 	store     *postgres.Store
 	maxItems  int // per group
 	maxGroups int // running at once (each holds a connection)
+	// insertMany inserts the River jobs a transaction's items queued, in
+	// one statement before it commits; nil: items insert their own.
+	insertMany func(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams) error
 
 	mu      sync.Mutex
 	queue   []*commitItem
@@ -123,20 +127,13 @@ func (c *committer) write(group []*commitItem) {
 		return
 	}
 	if len(group) == 1 {
-		group[0].done <- group[0].alone(c.store)
+		group[0].done <- c.alone(group[0])
 		return
 	}
 	slices.SortFunc(group, func(a, b *commitItem) int { return slices.Compare(a.key[:], b.key[:]) })
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	defer cancel()
-	err := c.store.WithTx(ctx, func(tx pgx.Tx) error {
-		for _, it := range group {
-			if err := it.fn(itemContext{Context: ctx, values: it.ctx}, tx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := c.store.WithTx(ctx, func(tx pgx.Tx) error { return c.runItems(ctx, tx, group) })
 	if err == nil {
 		for _, it := range group {
 			it.done <- nil
@@ -144,21 +141,64 @@ func (c *committer) write(group []*commitItem) {
 		return
 	}
 	for _, it := range group { // each alone: only its own failure is its own
-		it.done <- it.alone(c.store)
+		it.done <- c.alone(it)
 	}
 }
 
 // alone writes the item in a transaction of its own.
-func (it *commitItem) alone(store *postgres.Store) error {
-	return store.WithTx(it.ctx, func(tx pgx.Tx) error { return it.fn(it.ctx, tx) })
+func (c *committer) alone(it *commitItem) error {
+	return c.store.WithTx(it.ctx, func(tx pgx.Tx) error { return c.runItems(it.ctx, tx, []*commitItem{it}) })
+}
+
+// runItems runs items in tx, then inserts the jobs they queued.
+func (c *committer) runItems(ctx context.Context, tx pgx.Tx, items []*commitItem) error {
+	var jobs *jobInserts
+	if c.insertMany != nil {
+		jobs = &jobInserts{}
+	}
+	for _, it := range items {
+		if err := it.fn(itemContext{Context: ctx, values: it.ctx, jobs: jobs}, tx); err != nil {
+			return err
+		}
+	}
+	if jobs == nil || len(jobs.params) == 0 {
+		return nil
+	}
+	return c.insertMany(ctx, tx, jobs.params)
+}
+
+// jobInserts are the River jobs queued by a transaction's items: one
+// InsertManyTx for a group instead of an InsertTx per item.
+type jobInserts struct {
+	params []river.InsertManyParams
+}
+
+type jobInsertsKey struct{}
+
+// deferInsert queues args for the committer's InsertManyTx when ctx is an
+// item's; false: the caller inserts it itself.
+func deferInsert(ctx context.Context, args river.JobArgs) bool {
+	jobs, ok := ctx.Value(jobInsertsKey{}).(*jobInserts)
+	if !ok {
+		return false
+	}
+	jobs.params = append(jobs.params, river.InsertManyParams{Args: args})
+	return true
 }
 
 // itemContext is an item's context (its values: River's client and job for
 // JobCompleteTx) with the group's deadline instead of its own, so a job
-// cancelled while queued does not fail the group it is in.
+// cancelled while queued does not fail the group it is in; and where its
+// jobs are queued.
 type itemContext struct {
 	context.Context
 	values context.Context
+	jobs   *jobInserts
 }
 
-func (c itemContext) Value(key any) any { return c.values.Value(key) }
+func (c itemContext) Value(key any) any {
+	if _, ok := key.(jobInsertsKey); ok && c.jobs != nil {
+		return c.jobs
+	}
+	return c.values.Value(key)
+}

@@ -148,7 +148,11 @@ func (s *Service) recordEventTx(ctx context.Context, tx pgx.Tx, wf link.Workflow
 // for one event (a redelivery while the first waits) is harmless: each
 // attempt is claimed on the event first.
 func (s *Service) queueDeliveryTx(ctx context.Context, tx pgx.Tx, ev link.Event) error {
-	if _, err := s.river.InsertTx(ctx, tx, DeliverArgs{WorkflowID: ev.WorkflowID, EventID: ev.ID}, nil); err != nil {
+	args := DeliverArgs{WorkflowID: ev.WorkflowID, EventID: ev.ID}
+	if deferInsert(ctx, args) { // the committer inserts a group's jobs at once
+		return nil
+	}
+	if _, err := s.river.InsertTx(ctx, tx, args, nil); err != nil {
 		return fmt.Errorf("error enqueueing delivery: %w", err)
 	}
 	return nil

@@ -11,6 +11,7 @@ package workflow
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -70,7 +71,14 @@ func New(d Deps) *Service {
 	if d.Index != nil {
 		d.Index = instrumentedIndex{searcher: d.Index, metrics: d.Metrics}
 	}
-	return &Service{d: d, commit: newCommitter(d.Store)}
+	s := &Service{d: d, commit: newCommitter(d.Store)}
+	s.commit.insertMany = func(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams) error {
+		if _, err := s.river.InsertManyTx(ctx, tx, jobs); err != nil {
+			return fmt.Errorf("error enqueueing jobs: %w", err)
+		}
+		return nil
+	}
+	return s
 }
 
 // UseRiver sets the client jobs are queued with. It is set after New
