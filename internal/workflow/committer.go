@@ -17,7 +17,8 @@ import (
 // failed, then alone), so it reads what it decides on under its locks.
 type txFunc func(ctx context.Context, tx pgx.Tx) error
 
-// committer is group commit for outcomes: concurrently finished items are
+// committer is group commit for the workers' writes (a job's start, its
+// outcome, a delivery's claim and result): items of concurrent jobs are
 // written in one transaction, one commit and one WAL flush for the group.
 // It never waits to fill a group: whoever finds no group running commits
 // what is queued at once (alone when idle), and items that arrive

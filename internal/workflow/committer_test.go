@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,6 +26,7 @@ import (
 )
 
 type committerBundle struct {
+	pool     *pgxpool.Pool
 	store    *postgres.Store
 	customer link.Customer
 }
@@ -36,7 +41,7 @@ func setupCommitter(t *testing.T) *committerBundle {
 	store := postgres.New(pool, nil).WithSealer(keyring)
 	customer, err := store.CustomerCreate(context.Background(), link.Customer{ID: uuid.New(), Name: "Clinic", WebhookSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})
 	require.NoError(t, err)
-	return &committerBundle{store: store, customer: customer}
+	return &committerBundle{pool: pool, store: store, customer: customer}
 }
 
 // workflow acknowledges a link request (no job): RECEIVED.
@@ -204,4 +209,60 @@ func TestCommitterManyConcurrentItems(t *testing.T) {
 	}
 	require.Equal(t, 0, c.queued())
 	require.Equal(t, 0, c.running)
+}
+
+// Jobs queued by a group's items are inserted with the group, and only
+// those of items that committed.
+func TestCommitterInsertsJobsWithTheirItems(t *testing.T) {
+	t.Parallel()
+	b := setupCommitter(t)
+	ctx := context.Background()
+	client, err := river.NewClient(riverpgxv5.New(b.pool), &river.Config{}) // insert-only
+	require.NoError(t, err)
+	c := newCommitter(b.store)
+	c.maxGroups = 1
+	var inserts atomic.Int32
+	c.insertMany = func(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams) error {
+		inserts.Add(1)
+		_, err := client.InsertManyTx(ctx, tx, jobs)
+		return err
+	}
+	gate := make(chan struct{})
+	gateDone := make(chan error, 1)
+	go func() {
+		gateDone <- c.commit(ctx, uuid.Nil, func(context.Context, pgx.Tx) error { <-gate; return nil })
+	}()
+	require.Eventually(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.running == 1 }, 10*time.Second, time.Millisecond)
+
+	wfs := []link.Workflow{b.workflow(t), b.workflow(t), b.workflow(t)}
+	errs := make([]error, len(wfs))
+	var wg sync.WaitGroup
+	for i, wf := range wfs {
+		wg.Go(func() {
+			errs[i] = c.commit(ctx, wf.ID, func(ctx context.Context, tx pgx.Tx) error {
+				assert.True(t, deferInsert(ctx, DeliverArgs{WorkflowID: wf.ID, EventID: "msg_" + wf.ID.String()}))
+				if i == 1 {
+					return errors.New("forced failure") // after queueing its job
+				}
+				return nil
+			})
+		})
+	}
+	require.Eventually(t, func() bool { return c.queued() == len(wfs) }, 10*time.Second, time.Millisecond)
+	close(gate)
+	wg.Wait()
+	require.NoError(t, <-gateDone)
+
+	require.NoError(t, errs[0])
+	require.Error(t, errs[1])
+	require.NoError(t, errs[2])
+	var n int
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'webhook.deliver'").Scan(&n))
+	require.Equal(t, 2, n, "the jobs of the two items that committed")
+	for _, i := range []int{0, 2} {
+		require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE args->>'workflow_id' = $1", wfs[i].ID.String()).Scan(&n))
+		require.Equal(t, 1, n)
+	}
+	require.Equal(t, int32(2), inserts.Load(), "one insert per committed item alone, after the group failed")
+	require.False(t, deferInsert(ctx, DeliverArgs{}), "outside an item, callers insert their own")
 }
