@@ -109,3 +109,23 @@ WHERE e.delivery_status = 'pending'
 ORDER BY e.next_attempt_at
 LIMIT @max_rows
 FOR UPDATE OF e SKIP LOCKED;
+
+-- name: EventClaimAttemptForSend :one
+-- EventClaimAttempt with what the attempt needs besides the event: its
+-- workflow and its customer (webhook URL, signing secrets), read in the
+-- claiming statement instead of two more.
+UPDATE events AS e
+SET attempts        = e.attempts + 1,
+    next_attempt_at = now() + make_interval(secs => @lease_seconds::float8),
+    last_attempt_at = now()
+FROM workflows AS w, customers AS c
+WHERE e.id = @id AND e.delivery_status = 'pending' AND e.next_attempt_at <= now()
+  AND w.id = e.workflow_id AND c.id = e.customer_id
+RETURNING e.*,
+    w.customer_id AS w_customer_id, w.patient_id AS w_patient_id, w.request_type AS w_request_type,
+    w.status AS w_status, w.outcome AS w_outcome, w.reason AS w_reason, w.webhook_url AS w_webhook_url,
+    w.attempt AS w_attempt, w.created_at AS w_created_at, w.updated_at AS w_updated_at,
+    w.ended_at AS w_ended_at, w.search_id AS w_search_id, w.reconcile_count AS w_reconcile_count,
+    c.name AS c_name, c.status AS c_status, c.webhook_url AS c_webhook_url, c.webhook_secret AS c_webhook_secret,
+    c.created_at AS c_created_at, c.updated_at AS c_updated_at,
+    c.webhook_secret_previous AS c_webhook_secret_previous, c.webhook_previous_until AS c_webhook_previous_until;

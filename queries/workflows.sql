@@ -91,6 +91,39 @@ SELECT id, customer_id, patient_id, request_type, status, outcome, reason, webho
        created_at, updated_at, ended_at, search_id, reconcile_count, from_status
 FROM w;
 
+-- name: WorkflowStart :one
+-- A link.process job's first statement: moves the workflow to IN_PROGRESS
+-- when the state machine (workflow_transitions, equal to Go's) allows it,
+-- with its history event (as WorkflowTransition would), and returns it with its sealed payload. started = false: it was
+-- in no such state (a repeat) and the row is the workflow as it stands. No
+-- row: no such workflow. (reason is the old row's: IN_PROGRESS clears it.)
+-- One statement, one transaction, where a read, a transition and a second
+-- read were three.
+WITH old AS (
+    SELECT cur.* FROM workflows AS cur WHERE cur.id = @id FOR UPDATE
+), w AS (
+    UPDATE workflows AS wf
+    SET status = 'IN_PROGRESS', reason = NULL, updated_at = now(), ended_at = NULL
+    FROM old
+    WHERE wf.id = old.id AND EXISTS (
+        SELECT 1 FROM workflow_transitions AS t
+        WHERE t.request_type = old.request_type AND t.from_status = old.status AND t.to_status = 'IN_PROGRESS'
+    )
+    RETURNING wf.id, wf.status, wf.updated_at, wf.customer_id, wf.request_type, old.status AS from_status
+), e AS (
+    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt, actor)
+    SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, NULL, @event_attempt, NULL FROM w
+)
+SELECT old.id, old.customer_id, old.patient_id, old.request_type,
+       COALESCE(w.status, old.status)::text AS status, old.outcome,
+       old.reason, old.webhook_url, old.attempt, old.created_at,
+       COALESCE(w.updated_at, old.updated_at)::timestamptz AS updated_at, old.search_id, old.reconcile_count,
+       (w.id IS NOT NULL)::boolean AS started, old.status AS from_status,
+       p.key_id AS payload_key_id, p.sealed AS payload_sealed
+FROM old
+LEFT JOIN w ON w.id = old.id
+LEFT JOIN request_payloads AS p ON p.workflow_id = old.id;
+
 -- name: WorkflowStatusGet :one
 SELECT status FROM workflows WHERE id = @id;
 

@@ -81,22 +81,52 @@ func (s *Store) LatestEventOfTypeTx(ctx context.Context, tx pgx.Tx, workflowID u
 // up, has nowhere to go, or its next attempt lies ahead.
 var ErrNotDue = errors.New("no delivery attempt due")
 
-// ClaimAttempt takes the next attempt of a due, pending delivery and holds
-// it for lease: meanwhile no other job sends the event. ErrNotDue (with the
-// event as it stands) when nothing is due.
-func (s *Store) ClaimAttempt(ctx context.Context, id string, lease time.Duration) (link.Event, error) {
-	row, err := s.q.EventClaimAttempt(ctx, s.pool, dbsqlc.EventClaimAttemptParams{ID: id, LeaseSeconds: lease.Seconds()})
+// Claim is a claimed delivery attempt with what sending it needs.
+type Claim struct {
+	Event    link.Event
+	Workflow link.Workflow
+	Customer link.Customer
+}
+
+// ClaimAttemptTx takes the next attempt of a due, pending delivery and
+// holds it for lease: meanwhile no other job sends the event. The event's
+// workflow and customer are read in the same statement. ErrNotDue (with
+// the event as it stands) when nothing is due.
+func (s *Store) ClaimAttemptTx(ctx context.Context, tx pgx.Tx, id string, lease time.Duration) (Claim, error) {
+	r, err := s.q.EventClaimAttemptForSend(ctx, tx, dbsqlc.EventClaimAttemptForSendParams{ID: id, LeaseSeconds: lease.Seconds()})
 	if errors.Is(err, pgx.ErrNoRows) {
-		current, err := s.Event(ctx, id)
+		current, err := s.q.EventGetByID(ctx, tx, id)
 		if err != nil {
-			return link.Event{}, err
+			return Claim{}, interpretError(err)
 		}
-		return current, ErrNotDue
+		return Claim{Event: eventFromRow(current)}, ErrNotDue
 	}
 	if err != nil {
-		return link.Event{}, fmt.Errorf("error claiming delivery attempt: %w", err)
+		return Claim{}, fmt.Errorf("error claiming delivery attempt: %w", err)
 	}
-	return eventFromRow(row), nil
+	customer, err := s.customerFromRow(dbsqlc.Customer{
+		ID: r.CustomerID, Name: r.CName, Status: r.CStatus, WebhookURL: r.CWebhookUrl, WebhookSecret: r.CWebhookSecret,
+		CreatedAt: r.CCreatedAt, UpdatedAt: r.CUpdatedAt, WebhookSecretPrevious: r.CWebhookSecretPrevious,
+		WebhookPreviousUntil: r.CWebhookPreviousUntil,
+	})
+	if err != nil {
+		return Claim{}, err
+	}
+	return Claim{
+		Event: eventFromRow(dbsqlc.Event{
+			ID: r.ID, FeedID: r.FeedID, Tx: r.Tx, Type: r.Type, CustomerID: r.CustomerID, WorkflowID: r.WorkflowID,
+			PatientID: r.PatientID, Sequence: r.Sequence, CreatedAt: r.CreatedAt, Body: r.Body,
+			DeliveryStatus: r.DeliveryStatus, Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt,
+			LastAttemptAt: r.LastAttemptAt, LastStatusCode: r.LastStatusCode, LastError: r.LastError, DeliveredAt: r.DeliveredAt,
+		}),
+		Workflow: workflowFromRow(dbsqlc.Workflow{
+			ID: r.WorkflowID, CustomerID: r.WCustomerID, PatientID: r.WPatientID, RequestType: r.WRequestType,
+			Status: r.WStatus, Outcome: r.WOutcome, Reason: r.WReason, WebhookURL: r.WWebhookUrl, Attempt: r.WAttempt,
+			CreatedAt: r.WCreatedAt, UpdatedAt: r.WUpdatedAt, EndedAt: r.WEndedAt, SearchID: r.WSearchID,
+			ReconcileCount: r.WReconcileCount,
+		}),
+		Customer: customer,
+	}, nil
 }
 
 // DeliveryAttempt is one logged try at delivering an event, and where the

@@ -78,6 +78,41 @@ func (s *Store) Transition(ctx context.Context, wf link.Workflow, t Transition) 
 	return out, err
 }
 
+// Started is a workflow as a link.process job found it, with its sealed
+// payload (empty KeyID when it has none).
+type Started struct {
+	Workflow link.Workflow
+	Started  bool // moved to IN_PROGRESS now; false: it was in no state to
+	KeyID    string
+	Sealed   []byte
+}
+
+// StartWorkflowTx moves a workflow to IN_PROGRESS (for processing attempt
+// attempt) when the state machine allows it, with its history event, and
+// reads it and its payload, in one statement in tx. link.ErrNotFound when
+// there is no such workflow.
+func (s *Store) StartWorkflowTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, attempt int) (Started, error) {
+	row, err := s.q.WorkflowStart(ctx, tx, dbsqlc.WorkflowStartParams{ID: id, EventAttempt: int32(max(attempt, 1))})
+	if err != nil {
+		return Started{}, interpretError(err)
+	}
+	wf := workflowFromRow(dbsqlc.Workflow{
+		ID: row.ID, CustomerID: row.CustomerID, PatientID: row.PatientID, RequestType: row.RequestType,
+		Status: row.Status, Outcome: row.Outcome, Reason: row.Reason, WebhookURL: row.WebhookURL,
+		Attempt: row.Attempt, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
+		SearchID: row.SearchID, ReconcileCount: row.ReconcileCount,
+	})
+	out := Started{Workflow: wf, Started: row.Started, Sealed: row.PayloadSealed}
+	if row.PayloadKeyID != nil {
+		out.KeyID = *row.PayloadKeyID
+	}
+	if row.Started {
+		out.Workflow.Reason = ""
+		s.metrics.Transition(row.FromStatus, row.Status)
+	}
+	return out, nil
+}
+
 // LockWorkflowTx locks a workflow's row until tx ends and reads it under
 // that lock: whoever records an outcome holds it, so a racing duplicate
 // waits and then sees that it has nothing left to do.

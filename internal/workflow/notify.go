@@ -148,7 +148,11 @@ func (s *Service) recordEventTx(ctx context.Context, tx pgx.Tx, wf link.Workflow
 // for one event (a redelivery while the first waits) is harmless: each
 // attempt is claimed on the event first.
 func (s *Service) queueDeliveryTx(ctx context.Context, tx pgx.Tx, ev link.Event) error {
-	if _, err := s.river.InsertTx(ctx, tx, DeliverArgs{WorkflowID: ev.WorkflowID, EventID: ev.ID}, nil); err != nil {
+	args := DeliverArgs{WorkflowID: ev.WorkflowID, EventID: ev.ID}
+	if deferInsert(ctx, args) { // the committer inserts a group's jobs at once
+		return nil
+	}
+	if _, err := s.river.InsertTx(ctx, tx, args, nil); err != nil {
 		return fmt.Errorf("error enqueueing delivery: %w", err)
 	}
 	return nil
@@ -159,10 +163,24 @@ func (s *Service) queueDeliveryTx(ctx context.Context, tx pgx.Tx, ev link.Event)
 // when its event is delivered, given up or not yet due sends nothing (it
 // waits until due), so River UI actions cannot skip the schedule or resend.
 // A 2xx for an outcome's event completes the workflow in the transaction
-// that records the attempt.
+// that records the attempt (shared with others by the committer).
 func (s *Service) Deliver(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	log := s.d.Logger.With("workflow_id", job.Args.WorkflowID, "job_id", job.ID, "event_id", job.Args.EventID)
-	ev, err := s.d.Store.ClaimAttempt(ctx, job.Args.EventID, s.lease())
+	// Claims share transactions with other jobs' writes (the committer);
+	// nothing due is an answer, not a failure of the group.
+	var claim postgres.Claim
+	var claimErr error
+	err := s.commit.commit(ctx, job.Args.WorkflowID, func(ctx context.Context, tx pgx.Tx) error {
+		claim, claimErr = s.d.Store.ClaimAttemptTx(ctx, tx, job.Args.EventID, s.lease())
+		if errors.Is(claimErr, postgres.ErrNotDue) {
+			return nil
+		}
+		return ignoreNotFound(claimErr)
+	})
+	if err == nil {
+		err = claimErr
+	}
+	ev, wf, customer := claim.Event, claim.Workflow, claim.Customer
 	switch {
 	case errors.Is(err, link.ErrNotFound):
 		return nil
@@ -172,14 +190,6 @@ func (s *Service) Deliver(ctx context.Context, job *river.Job[DeliverArgs]) erro
 		}
 		return nil // delivered, given up, or nowhere to go
 	case err != nil:
-		return err
-	}
-	wf, err := s.d.Store.Workflow(ctx, ev.WorkflowID)
-	if err != nil {
-		return err
-	}
-	customer, err := s.d.Store.Customer(ctx, ev.CustomerID)
-	if err != nil {
 		return err
 	}
 	target := wf.WebhookURL
@@ -224,19 +234,16 @@ func (s *Service) Deliver(ctx context.Context, job *river.Job[DeliverArgs]) erro
 	}
 	s.d.Metrics.WebhookAttempt(result)
 
-	err = s.d.Store.WithTx(ctx, func(tx pgx.Tx) error {
+	err = s.commit.commit(ctx, wf.ID, func(ctx context.Context, tx pgx.Tx) error {
 		if err := s.d.Store.RecordAttemptTx(ctx, tx, a); err != nil {
 			return err
 		}
-		if a.Status == link.NotifyPending {
-			return nil // the job is retried below
-		}
+		// River's completer ends the job after Work returns: a re-run
+		// finds the event no longer due and sends nothing.
 		if a.Status == link.NotifyDelivered && wf.Status.IsOutcome() && ev.Type != EventLinkResolved {
-			if err := s.completeOutcomeTx(ctx, tx, wf, ev); err != nil {
-				return err
-			}
+			return s.completeOutcomeTx(ctx, tx, wf, ev)
 		}
-		return completeJob(job).run(ctx, tx)
+		return nil
 	})
 	if err != nil {
 		return err

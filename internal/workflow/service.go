@@ -11,6 +11,7 @@ package workflow
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -53,8 +54,9 @@ type Deps struct {
 
 // Service runs the use cases.
 type Service struct {
-	d     Deps
-	river *river.Client[pgx.Tx]
+	d      Deps
+	river  *river.Client[pgx.Tx]
+	commit *committer // outcomes of concurrent jobs, committed together
 }
 
 // New builds the service; UseRiver must follow before a use case that
@@ -69,7 +71,14 @@ func New(d Deps) *Service {
 	if d.Index != nil {
 		d.Index = instrumentedIndex{searcher: d.Index, metrics: d.Metrics}
 	}
-	return &Service{d: d}
+	s := &Service{d: d, commit: newCommitter(d.Store)}
+	s.commit.insertMany = func(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams) error {
+		if _, err := s.river.InsertManyTx(ctx, tx, jobs); err != nil {
+			return fmt.Errorf("error enqueueing jobs: %w", err)
+		}
+		return nil
+	}
+	return s
 }
 
 // UseRiver sets the client jobs are queued with. It is set after New

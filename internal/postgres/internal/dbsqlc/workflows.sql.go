@@ -581,6 +581,90 @@ func (q *Queries) WorkflowReconcileReset(ctx context.Context, db DBTX, id uuid.U
 	return err
 }
 
+const workflowStart = `-- name: WorkflowStart :one
+WITH old AS (
+    SELECT cur.id, cur.customer_id, cur.patient_id, cur.request_type, cur.status, cur.outcome, cur.reason, cur.webhook_url, cur.attempt, cur.created_at, cur.updated_at, cur.ended_at, cur.search_id, cur.reconcile_count FROM workflows AS cur WHERE cur.id = $1 FOR UPDATE
+), w AS (
+    UPDATE workflows AS wf
+    SET status = 'IN_PROGRESS', reason = NULL, updated_at = now(), ended_at = NULL
+    FROM old
+    WHERE wf.id = old.id AND EXISTS (
+        SELECT 1 FROM workflow_transitions AS t
+        WHERE t.request_type = old.request_type AND t.from_status = old.status AND t.to_status = 'IN_PROGRESS'
+    )
+    RETURNING wf.id, wf.status, wf.updated_at, wf.customer_id, wf.request_type, old.status AS from_status
+), e AS (
+    INSERT INTO workflow_events (workflow_id, customer_id, request_type, from_status, to_status, reason, attempt, actor)
+    SELECT w.id, w.customer_id, w.request_type, w.from_status, w.status, NULL, $2, NULL FROM w
+)
+SELECT old.id, old.customer_id, old.patient_id, old.request_type,
+       COALESCE(w.status, old.status)::text AS status, old.outcome,
+       old.reason, old.webhook_url, old.attempt, old.created_at,
+       COALESCE(w.updated_at, old.updated_at)::timestamptz AS updated_at, old.search_id, old.reconcile_count,
+       (w.id IS NOT NULL)::boolean AS started, old.status AS from_status,
+       p.key_id AS payload_key_id, p.sealed AS payload_sealed
+FROM old
+LEFT JOIN w ON w.id = old.id
+LEFT JOIN request_payloads AS p ON p.workflow_id = old.id
+`
+
+type WorkflowStartParams struct {
+	ID           uuid.UUID
+	EventAttempt int32
+}
+
+type WorkflowStartRow struct {
+	ID             uuid.UUID
+	CustomerID     uuid.UUID
+	PatientID      uuid.UUID
+	RequestType    string
+	Status         string
+	Outcome        *string
+	Reason         *string
+	WebhookURL     *string
+	Attempt        int32
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	SearchID       *string
+	ReconcileCount int32
+	Started        bool
+	FromStatus     string
+	PayloadKeyID   *string
+	PayloadSealed  []byte
+}
+
+// A link.process job's first statement: moves the workflow to IN_PROGRESS
+// when the state machine (workflow_transitions, equal to Go's) allows it,
+// with its history event (as WorkflowTransition would), and returns it with its sealed payload. started = false: it was
+// in no such state (a repeat) and the row is the workflow as it stands. No
+// row: no such workflow. (reason is the old row's: IN_PROGRESS clears it.)
+// One statement, one transaction, where a read, a transition and a second
+// read were three.
+func (q *Queries) WorkflowStart(ctx context.Context, db DBTX, arg WorkflowStartParams) (WorkflowStartRow, error) {
+	row := db.QueryRow(ctx, workflowStart, arg.ID, arg.EventAttempt)
+	var i WorkflowStartRow
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.PatientID,
+		&i.RequestType,
+		&i.Status,
+		&i.Outcome,
+		&i.Reason,
+		&i.WebhookURL,
+		&i.Attempt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.SearchID,
+		&i.ReconcileCount,
+		&i.Started,
+		&i.FromStatus,
+		&i.PayloadKeyID,
+		&i.PayloadSealed,
+	)
+	return i, err
+}
+
 const workflowStatusGet = `-- name: WorkflowStatusGet :one
 SELECT status FROM workflows WHERE id = $1
 `
