@@ -178,7 +178,7 @@ func scanMappingWrites(ctx context.Context, conn querier, withCommit bool) ([]Ma
 	if withCommit {
 		commit = "pg_xact_commit_timestamp(xmin)"
 	}
-	rows, err := conn.Query(ctx, `SELECT customer_patient_id::text, status, internal_patient_id, created_at, `+commit+` FROM mapping_events ORDER BY id`)
+	rows, err := conn.Query(ctx, `SELECT customer_patient_id::text, status, internal_patient_id, workflow_id::text, created_at, `+commit+` FROM mapping_events ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("error reading mapping_events: %w", err)
 	}
@@ -187,7 +187,7 @@ func scanMappingWrites(ctx context.Context, conn querier, withCommit bool) ([]Ma
 	for rows.Next() {
 		var w MappingWrite
 		var at *time.Time
-		if err := rows.Scan(&w.Patient, &w.Status, &w.Internal, &w.Start, &at); err != nil {
+		if err := rows.Scan(&w.Patient, &w.Status, &w.Internal, &w.Workflow, &w.Start, &at); err != nil {
 			return nil, err
 		}
 		if at != nil {
