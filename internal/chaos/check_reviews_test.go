@@ -38,10 +38,10 @@ func TestCheckReviews(t *testing.T) {
 			resolution("op-1", "r1", "link", "i1", 200, 100, 110),
 			resolution("op-2", "r1", "no-match", "", 200, 101, 112),
 		}, writes: []MappingWrite{linked}},
-		"linked without a mapping change": {ops: []Op{resolution("op-1", "r1", "link", "i1", 200, 100, 110)}},
-		"the change came later": {ops: []Op{resolution("op-1", "r1", "link", "i1", 200, 100, 102)}, writes: []MappingWrite{linked}},
+		"linked without a mapping change":   {ops: []Op{resolution("op-1", "r1", "link", "i1", 200, 100, 110)}},
+		"the change came later":             {ops: []Op{resolution("op-1", "r1", "link", "i1", 200, 100, 102)}, writes: []MappingWrite{linked}},
 		"the change linked another patient": {ops: []Op{resolution("op-1", "r1", "link", "i2", 200, 100, 110)}, writes: []MappingWrite{linked}},
-		"no-match, yet linked": {ops: []Op{resolution("op-1", "r1", "no-match", "", 200, 100, 110)}, writes: []MappingWrite{linked}},
+		"no-match, yet linked":              {ops: []Op{resolution("op-1", "r1", "no-match", "", 200, 100, 110)}, writes: []MappingWrite{linked}},
 		"read back with another decision": {ops: []Op{
 			resolution("op-1", "r2", "no-match", "", 200, 100, 110),
 			reviewRead("r2", "resolved", "link", "i7", 200, 210),

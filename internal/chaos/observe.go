@@ -28,15 +28,17 @@ const (
 	feedPageEvents = 500
 )
 
-// watch starts the watcher on reqs; settle stops it.
+// watch starts the watcher on reqs (and on what is tracked later);
+// settle stops it.
 func (st *stage) watch(ctx context.Context, reqs []*Request) {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &watcher{cancel: cancel}
 	st.watcher = w
+	st.track(reqs...)
 	w.done.Go(func() {
 		last := time.Time{}
 		for i := 0; ctx.Err() == nil; i++ {
-			q := reqs[rand.IntN(len(reqs))]
+			q := st.anyTracked()
 			api := st.reader.APIs[i%len(st.reader.APIs)]
 			if id := q.workflow(); id != "" {
 				_, _, _ = st.reader.Status(ctx, api, id)
@@ -58,6 +60,20 @@ func (st *stage) watch(ctx context.Context, reqs []*Request) {
 			}
 		}
 	})
+}
+
+// track adds requests to what the watcher reads.
+func (st *stage) track(reqs ...*Request) {
+	st.trackMu.Lock()
+	defer st.trackMu.Unlock()
+	st.tracked = append(st.tracked, reqs...)
+}
+
+// anyTracked is a random tracked request.
+func (st *stage) anyTracked() *Request {
+	st.trackMu.Lock()
+	defer st.trackMu.Unlock()
+	return st.tracked[rand.IntN(len(st.tracked))]
 }
 
 func (q *Request) workflow() string {
