@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/patientlink/patientlink/internal/harness"
 )
 
 // phase runs one load phase against serve --role ps.role.
@@ -140,12 +142,12 @@ func (r *runner) phase(ctx context.Context, ps phaseSpec) (*PhaseResult, error) 
 
 func (r *runner) finishResources(p *PhaseResult, acks, hooks int) {
 	if r.svc != nil {
-		if hwm, _, err := procMem(r.svc.PID()); err == nil {
+		if hwm, _, err := harness.ProcMem(r.svc.PID()); err == nil {
 			p.Resources.PeakRSSMB["serve"] = round3(float64(hwm) / (1 << 20))
 		}
 	}
 	if r.sim != nil {
-		if hwm, _, err := procMem(r.sim.PID()); err == nil {
+		if hwm, _, err := harness.ProcMem(r.sim.PID()); err == nil {
 			p.Resources.PeakRSSMB["index-sim"] = round3(float64(hwm) / (1 << 20))
 		}
 	}

@@ -1,128 +1,12 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
-	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
-
-// clockTick is USER_HZ, 100 on every Linux we run on.
-const clockTick = 100
-
-// procCPU is a process's CPU time (utime+stime) from /proc/PID/stat, plus
-// the time of its reaped children (cutime+cstime) when withChildren.
-func procCPU(pid int, withChildren bool) (time.Duration, int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	// The command may contain spaces: fields start after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); utime is field 14 → f[11].
-	if len(f) < 15 {
-		return 0, 0, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	var ticks int64
-	n := 2
-	if withChildren {
-		n = 4
-	}
-	for _, s := range f[11 : 11+n] {
-		v, _ := strconv.ParseInt(s, 10, 64)
-		ticks += v
-	}
-	return time.Duration(ticks) * time.Second / clockTick, ppid, nil
-}
-
-// procMem reads VmHWM and VmRSS (bytes) from /proc/PID/status.
-func procMem(pid int) (hwm, rss int64, err error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		for _, k := range []struct {
-			prefix string
-			dst    *int64
-		}{{"VmHWM:", &hwm}, {"VmRSS:", &rss}} {
-			if rest, ok := strings.CutPrefix(line, k.prefix); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-				*k.dst = kb * 1024
-			}
-		}
-	}
-	return hwm, rss, sc.Err()
-}
-
-// postgresCPU is the CPU of a PostgreSQL server: the postmaster with its
-// reaped children (exited backends) plus every live child.
-func postgresCPU(postmaster int) (time.Duration, error) {
-	total, _, err := procCPU(postmaster, true)
-	if err != nil {
-		return 0, err
-	}
-	entries, _ := filepath.Glob("/proc/[0-9]*")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(filepath.Base(e))
-		if err != nil || pid == postmaster {
-			continue
-		}
-		cpu, ppid, err := procCPU(pid, false)
-		if err == nil && ppid == postmaster {
-			total += cpu
-		}
-	}
-	return total, nil
-}
-
-// parentPID is a process's parent.
-func parentPID(pid int) (int, error) {
-	_, ppid, err := procCPU(pid, false)
-	return ppid, err
-}
-
-// machineCPU reads /proc/stat's first line: busy and total jiffies, and
-// iowait separately.
-type machineCPU struct{ busy, iowait, total int64 }
-
-func readMachineCPU() machineCPU {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return machineCPU{}
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	var m machineCPU
-	for i, s := range f[1:] {
-		v, _ := strconv.ParseInt(s, 10, 64)
-		if i >= 8 { // guest time is already in user
-			break
-		}
-		m.total += v
-		switch i {
-		case 3: // idle
-		case 4:
-			m.iowait += v
-		default:
-			m.busy += v
-		}
-	}
-	return m
-}
 
 // machineInfo describes the host for the report.
 type machineInfo struct {

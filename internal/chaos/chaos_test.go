@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -336,21 +334,4 @@ func TestClientRefusedIsNotMidRequest(t *testing.T) {
 	require.Equal(t, 1, r.CutOff)
 	require.Zero(t, r.MidRequest)
 	require.Contains(t, r.Err, "gave up retrying")
-}
-
-// A worker serves no HTTP: it is ready once its log says River started,
-// and restarts after a kill -9 (the group killing is harness's to test).
-func TestWorkerReadyWhenRiverStarted(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	script := filepath.Join(dir, "fake")
-	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho 'River workers started'\nexec sleep 60\n"), 0o755))
-	p := newProc(script, "worker-1", "worker", "127.0.0.1:0", dir, nil)
-	require.NoError(t, p.Start())
-	t.Cleanup(func() { p.Stop(time.Second) })
-	require.NoError(t, p.WaitReady(context.Background(), 10*time.Second))
-	p.Kill9()
-	require.False(t, p.Running())
-	require.NoError(t, p.Restart(context.Background()))
-	require.Contains(t, p.LogTail(10), "start 2 of worker-1")
 }

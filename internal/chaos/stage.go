@@ -73,8 +73,8 @@ type stage struct {
 	sink    *webhooksink.Sink
 	sinkURL string
 	token   string
-	apis    []*Proc
-	workers []*Proc
+	apis    []*harness.Service
+	workers []*harness.Service
 	client  *Client // the load
 	reader  *Client // the watcher's reads, apart from the load's counters
 	// operator speaks to the API processes' operator addresses (reviews)
@@ -179,7 +179,7 @@ func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error
 			return st, err
 		}
 		env := st.env.With(harness.Env{"PATIENTLINK_OPERATOR_ADDR": opAddr})
-		st.apis = append(st.apis, newProc(s.bin, fmt.Sprintf("api-%d", i+1), "api", addr, st.dir, env))
+		st.apis = append(st.apis, harness.NewService(s.bin, fmt.Sprintf("api-%d", i+1), "api", addr, st.dir, env))
 		urls, operatorURLs = append(urls, "http://"+addr), append(operatorURLs, "http://"+opAddr)
 	}
 	for i := range o.Workers {
@@ -187,7 +187,7 @@ func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error
 		if err != nil {
 			return st, err
 		}
-		st.workers = append(st.workers, newProc(s.bin, fmt.Sprintf("worker-%d", i+1), "worker", addr, st.dir, st.env))
+		st.workers = append(st.workers, harness.NewService(s.bin, fmt.Sprintf("worker-%d", i+1), "worker", addr, st.dir, st.env))
 	}
 	for _, p := range st.procs() {
 		if err := p.Start(); err != nil {
@@ -209,7 +209,9 @@ func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error
 	return st, nil
 }
 
-func (st *stage) procs() []*Proc { return append(append([]*Proc{}, st.apis...), st.workers...) }
+func (st *stage) procs() []*harness.Service {
+	return append(append([]*harness.Service{}, st.apis...), st.workers...)
+}
 
 // close stops every process (SIGTERM, then SIGKILL) and the in-process
 // servers. It is safe on a half-built stage.
