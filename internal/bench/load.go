@@ -65,8 +65,8 @@ func (w *Workload) Capacity() int { return len(w.Customers) * len(w.Patients) }
 // Issued is how many requests were made.
 func (w *Workload) Issued() int64 { return w.n.Load() }
 
-// next builds the i-th request.
-func (w *Workload) next(ctx context.Context) (*http.Request, error) {
+// Next builds the next request, to the API at baseURL.
+func (w *Workload) Next(ctx context.Context, baseURL string) (*http.Request, error) {
 	i := int(w.n.Add(1) - 1)
 	p := w.Patients[i%len(w.Patients)]
 	c := w.Customers[(i/len(w.Patients))%len(w.Customers)]
@@ -81,7 +81,7 @@ func (w *Workload) next(ctx context.Context) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.BaseURL+"/link", strings.NewReader(string(body)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/link", strings.NewReader(string(body)))
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +221,7 @@ func (g *Generator) Run(ctx context.Context, spec LoadSpec) loadResult {
 // that falls behind does not hide the wait (no coordinated omission).
 func (g *Generator) post(ctx context.Context, due time.Time) linkRecord {
 	r := linkRecord{sent: due}
-	req, err := g.Workload.next(ctx)
+	req, err := g.Workload.Next(ctx, g.Workload.BaseURL)
 	if err != nil {
 		r.err = "request: " + err.Error()
 		return r

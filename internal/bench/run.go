@@ -136,7 +136,7 @@ func (r *runner) setup(ctx context.Context) error {
 		return err
 	}
 	r.logf("reading %d patients of the simulator's population", r.opts.Patients)
-	patients, err := readPopulation(ctx, r.bin, r.opts.Patients)
+	patients, err := ReadPopulation(ctx, r.bin, r.opts.Patients)
 	if err != nil {
 		return err
 	}

@@ -125,8 +125,8 @@ func pprofTop(ctx context.Context, bin, profile string, extra ...string) (string
 	return string(out), nil
 }
 
-// readPopulation lists the simulator's first n patients.
-func readPopulation(ctx context.Context, bin string, n int) ([]Patient, error) {
+// ReadPopulation lists the simulator's first n patients.
+func ReadPopulation(ctx context.Context, bin string, n int) ([]Patient, error) {
 	out, err := harness.RunCommand(ctx, bin, nil, "index-sim", "--list", strconv.Itoa(n), "--size", strconv.Itoa(n))
 	if err != nil {
 		return nil, err
