@@ -79,7 +79,7 @@ func (r *runner) setup(ctx context.Context) error {
 		return err
 	}
 	r.tmp = tmp
-	r.report.Commit = gitDescribe(r.opts.ModuleDir)
+	r.report.Commit = GitDescribe(r.opts.ModuleDir)
 
 	r.logf("building ./cmd/patientlink")
 	overlay := map[string]string{pprofOverlayFile: pprofOverlay}
@@ -249,8 +249,9 @@ func (r *runner) cleanup() {
 	}
 }
 
-// gitDescribe names the commit benchmarked (read-only git).
-func gitDescribe(dir string) string {
+// GitDescribe names the commit measured (read-only git), +dirty when the
+// work tree has changes.
+func GitDescribe(dir string) string {
 	out, err := exec.Command("git", "-C", dir, "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
 		return "unknown"
