@@ -61,14 +61,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.ModuleDir, err = harness.ModuleRoot(wd); err != nil {
 		return err
 	}
-	o.PGDir = absUnder(o.ModuleDir, o.PGDir)
+	o.PGDir = harness.InModule(o.ModuleDir, o.PGDir)
 	if *pgStop {
 		return harness.NewCluster(o.PGDir, o.PGPort, stderr).Stop(ctx)
 	}
 	if o.OutDir == "" {
 		o.OutDir = filepath.Join(".data", "soak", time.Now().UTC().Format("20060102-150405"))
 	}
-	o.OutDir = absUnder(o.ModuleDir, o.OutDir)
+	o.OutDir = harness.InModule(o.ModuleDir, o.OutDir)
 	if *timeout == 0 {
 		*timeout = o.Duration + 20*time.Minute
 	}
@@ -86,12 +86,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("a criterion failed")
 	}
 	return nil
-}
-
-// absUnder makes a relative path relative to the module root.
-func absUnder(root, p string) string {
-	if filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(root, p)
 }

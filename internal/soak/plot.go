@@ -2,7 +2,6 @@ package soak
 
 import (
 	"maps"
-	"os"
 	"slices"
 
 	"gonum.org/v1/plot"
@@ -11,6 +10,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/patientlink/patientlink/internal/bench"
 )
 
 // line is one series of a panel: a value per sample.
@@ -140,13 +141,5 @@ func writePlot(r *Report, path string) error {
 			}
 		}
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		return err
-	}
-	return f.Close()
+	return bench.WritePNG(img, path)
 }
