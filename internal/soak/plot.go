@@ -121,8 +121,11 @@ func writePlot(r *Report, path string) error {
 			p.Add(ln)
 			p.Legend.Add(l.name, ln)
 		}
-		if pn.log && !(p.Y.Min > 0 && p.Y.Max > p.Y.Min) { // no latency at all: an empty panel
+		switch {
+		case pn.log && !(p.Y.Min > 0 && p.Y.Max > p.Y.Min): // no latency at all: an empty panel
 			p.Y.Min, p.Y.Max = 0.1, 10
+		case !pn.log:
+			p.Y.Min = 0 // growth is read against zero, not magnified
 		}
 		p.X.Min = 0
 		grid[i/cols] = append(grid[i/cols], p)

@@ -132,7 +132,7 @@ func (r *Report) Markdown(w io.Writer) {
 	row("requests not acknowledged", "%s", countList(f.Errors))
 	row("acknowledgement p50 / p99 / max", "%.1f / %.1f / %.0f ms", f.Ack.P50MS, f.Ack.P99MS, f.Ack.MaxMS)
 	row("end to end (202 → webhook) p50 / p99 / max", "%.1f / %.1f / %.0f ms", f.E2E.P50MS, f.E2E.P99MS, f.E2E.MaxMS)
-	row("receiver", "%d notifications, %d failed on purpose, %d duplicates", r.Receiver.Received, r.Receiver.Failed, r.Receiver.Duplicates)
+	row("receiver (the peak's included)", "%d notifications, %d deliveries failed on purpose, %d duplicates", r.Receiver.Received, r.Receiver.Failed, r.Receiver.Duplicates)
 	row("drain after the load", "%s", r.DrainTook.Round(100*time.Millisecond))
 	row("CPU (average over samples)", "%.2f of %d cores busy; ours (service, PostgreSQL, simulator, soak) %.2f; others %.2f",
 		f.BusyCores, r.Cores, f.OurCores, max(0, f.BusyCores-f.OurCores))
