@@ -7,7 +7,7 @@ GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build vet fmt-check lint generate verify compose-check govulncheck fuzz-smoke db-start db-stop ci chaos chaos-ci bench
+.PHONY: help run test build vet fmt-check lint generate verify compose-check govulncheck fuzz-smoke db-start db-stop ci chaos chaos-ci bench soak
 # Targets run one after another even under -j: the CI steps share the private
 # Postgres cluster and the machine's cores.
 .NOTPARALLEL:
@@ -77,5 +77,8 @@ chaos: ## reliability suite, full profile (~14 min): real processes, kill -9, Po
 
 chaos-ci: ## reliability suite, CI profile (scenarios 1, 2, 3, 6, 8; ~5 min)
 	$(GO) run ./cmd/chaos --profile ci
+
+soak: ## soak, not in CI (~35 min): 2 api + 2 workers at half the measured peak for 30 min, 5% index and receiver failures; report, samples and plot in .data/soak/ (SOAK_FLAGS=--duration 3m)
+	$(GO) run ./cmd/soak $(SOAK_FLAGS)
 
 ci: vet fmt-check compose-check verify lint test govulncheck fuzz-smoke chaos-ci ## every CI step, in order (.ci/run installs PostgreSQL, then runs this)

@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *pgStop {
-		return harness.NewCluster(absUnder(root, *pgDir), *pgPort, stderr).Stop(ctx)
+		return harness.NewCluster(harness.InModule(root, *pgDir), *pgPort, stderr).Stop(ctx)
 	}
 	p, ok := chaos.Profiles[*profile]
 	if !ok {
@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	opts := chaos.Options{
 		Profile: p, Bin: bin, Dir: dir, PGPort: *pgPort, Log: stderr,
-		PGDir: absUnder(root, *pgDir),
+		PGDir: harness.InModule(root, *pgDir),
 	}
 	if *report != "" {
 		opts.ReportDir = filepath.Dir(*report)
@@ -129,12 +129,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		_ = os.RemoveAll(dir)
 	}
 	return nil
-}
-
-// absUnder makes a relative path relative to the module root.
-func absUnder(root, p string) string {
-	if filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(root, p)
 }

@@ -77,7 +77,7 @@ func postmasterPID(ctx context.Context, url string) int {
 	if err := queryOne(ctx, url, "SELECT pg_backend_pid()", &backend); err != nil {
 		return 0
 	}
-	ppid, err := parentPID(backend)
+	_, ppid, err := harness.ProcCPU(backend, false)
 	if err != nil {
 		return 0
 	}

@@ -83,6 +83,11 @@ func (w *Workload) Capacity() int { return len(w.Customers) * len(w.Patients) }
 // Issued is how many requests were made.
 func (w *Workload) Issued() int64 { return w.n.Load() }
 
+// Next builds the next POST /link, to the API at baseURL.
+func (w *Workload) Next(ctx context.Context, baseURL string) (*http.Request, error) {
+	return w.next(ctx, baseURL, 0)
+}
+
 // item is the i-th patient's link request body.
 func (w *Workload) item(i int) linkBody {
 	p := w.Patients[i%len(w.Patients)]
@@ -120,8 +125,8 @@ func (w *Workload) reserve(n int) int {
 }
 
 // next builds the next POST /link, or, batch > 0, the next POST /links of
-// batch patients.
-func (w *Workload) next(ctx context.Context, batch int) (*http.Request, error) {
+// batch patients, to the API at baseURL.
+func (w *Workload) next(ctx context.Context, baseURL string, batch int) (*http.Request, error) {
 	var (
 		body []byte
 		err  error
@@ -141,7 +146,7 @@ func (w *Workload) next(ctx context.Context, batch int) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.BaseURL+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +289,7 @@ func (g *Generator) post(ctx context.Context, due time.Time, batch int) []linkRe
 		}
 		return recs
 	}
-	req, err := g.Workload.next(ctx, batch)
+	req, err := g.Workload.next(ctx, g.Workload.BaseURL, batch)
 	if err != nil {
 		return fail("request: " + err.Error())
 	}

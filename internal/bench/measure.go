@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/patientlink/patientlink/internal/harness"
 )
 
 // phase runs one load phase against serve --role ps.role.
@@ -176,12 +178,12 @@ func ackedInWindow(rec linkRecord, from, to time.Time, spread bool) float64 {
 // window's. It reads serve's peak RSS, so call it before serve stops.
 func (r *runner) account(p *PhaseResult, unit string, n int, lat Summary) {
 	if r.svc != nil {
-		if hwm, _, err := procMem(r.svc.PID()); err == nil {
+		if hwm, _, err := harness.ProcMem(r.svc.PID()); err == nil {
 			p.Resources.PeakRSSMB["serve"] = round3(float64(hwm) / (1 << 20))
 		}
 	}
 	if r.sim != nil {
-		if hwm, _, err := procMem(r.sim.PID()); err == nil {
+		if hwm, _, err := harness.ProcMem(r.sim.PID()); err == nil {
 			p.Resources.PeakRSSMB["index-sim"] = round3(float64(hwm) / (1 << 20))
 		}
 	}

@@ -74,6 +74,11 @@ func writePlot(rep *Report, path string) error {
 	canvases := plot.Align(plots, tiles, dc)
 	left.Draw(canvases[0][0])
 	right.Draw(canvases[0][1])
+	return WritePNG(img, path)
+}
+
+// WritePNG writes what was drawn on img to path as a PNG.
+func WritePNG(img *vgimg.Canvas, path string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err

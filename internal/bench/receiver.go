@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -21,6 +22,12 @@ import (
 // Customer k posts to /hook/k and is verified with its own secret.
 type Receiver struct {
 	Verify bool
+	// FailRate is the share of deliveries answered 503 before anything
+	// else, like a flaky customer endpoint (the soak's 5 %).
+	FailRate float64
+	// Observe, when set, is told of each workflow's first notification.
+	// It is called outside the receiver's lock.
+	Observe func(workflowID string, at time.Time)
 
 	mu      sync.Mutex
 	secrets []string
@@ -31,6 +38,7 @@ type Receiver struct {
 	duplicates atomic.Int64
 	badSig     atomic.Int64
 	malformed  atomic.Int64
+	failed     atomic.Int64
 
 	srv *http.Server
 	ln  net.Listener
@@ -92,6 +100,11 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
+	if r.FailRate > 0 && rand.Float64() < r.FailRate {
+		r.failed.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	if r.Verify {
 		k, err := strconv.Atoi(strings.TrimPrefix(req.URL.Path, "/hook/"))
 		r.mu.Lock()
@@ -119,8 +132,8 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		a.outcome = *b.Data.Outcome
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if _, seen := r.arrived[b.Data.WorkflowID]; seen {
+		r.mu.Unlock()
 		r.duplicates.Add(1)
 		return
 	}
@@ -128,6 +141,10 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if ch, ok := r.waiters[b.Data.WorkflowID]; ok {
 		close(ch)
 		delete(r.waiters, b.Data.WorkflowID)
+	}
+	r.mu.Unlock()
+	if r.Observe != nil {
+		r.Observe(b.Data.WorkflowID, now)
 	}
 }
 
@@ -175,10 +192,11 @@ type ReceiverStats struct {
 	Duplicates   int64 `json:"duplicates"`
 	BadSignature int64 `json:"bad_signature"`
 	Malformed    int64 `json:"malformed"`
+	Failed       int64 `json:"failed_on_purpose,omitempty"` // FailRate's 503s
 	Verified     bool  `json:"signatures_verified"`
 }
 
 // Stats snapshots the counters.
 func (r *Receiver) Stats() ReceiverStats {
-	return ReceiverStats{Received: r.received.Load(), Duplicates: r.duplicates.Load(), BadSignature: r.badSig.Load(), Malformed: r.malformed.Load(), Verified: r.Verify}
+	return ReceiverStats{Received: r.received.Load(), Duplicates: r.duplicates.Load(), BadSignature: r.badSig.Load(), Malformed: r.malformed.Load(), Failed: r.failed.Load(), Verified: r.Verify}
 }

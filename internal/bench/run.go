@@ -84,7 +84,7 @@ func (r *runner) setup(ctx context.Context) error {
 		return err
 	}
 	r.tmp = tmp
-	r.report.Commit = gitDescribe(r.opts.ModuleDir)
+	r.report.Commit = GitDescribe(r.opts.ModuleDir)
 
 	r.logf("building ./cmd/patientlink")
 	overlay := map[string]string{pprofOverlayFile: pprofOverlay}
@@ -141,7 +141,7 @@ func (r *runner) setup(ctx context.Context) error {
 		return err
 	}
 	r.logf("reading %d patients of the simulator's population", r.opts.Patients)
-	patients, err := readPopulation(ctx, r.bin, r.opts.Patients)
+	patients, err := ReadPopulation(ctx, r.bin, r.opts.Patients)
 	if err != nil {
 		return err
 	}
@@ -254,8 +254,9 @@ func (r *runner) cleanup() {
 	}
 }
 
-// gitDescribe names the commit benchmarked (read-only git).
-func gitDescribe(dir string) string {
+// GitDescribe names the commit measured (read-only git), +dirty when the
+// work tree has changes.
+func GitDescribe(dir string) string {
 	out, err := exec.Command("git", "-C", dir, "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
 		return "unknown"

@@ -156,8 +156,8 @@ func parseTop(text string, n int, keep func(string) bool) []ProfileLine {
 	return out
 }
 
-// readPopulation lists the simulator's first n patients.
-func readPopulation(ctx context.Context, bin string, n int) ([]Patient, error) {
+// ReadPopulation lists the simulator's first n patients.
+func ReadPopulation(ctx context.Context, bin string, n int) ([]Patient, error) {
 	out, err := harness.RunCommand(ctx, bin, nil, "index-sim", "--list", strconv.Itoa(n), "--size", strconv.Itoa(n))
 	if err != nil {
 		return nil, err

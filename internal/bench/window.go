@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/patientlink/patientlink/internal/harness"
 )
 
 // snapshot is the cumulative counters at one moment.
@@ -15,21 +17,21 @@ type snapshot struct {
 	sim      time.Duration
 	postgres time.Duration
 	harness  time.Duration
-	machine  machineCPU
+	machine  harness.MachineCPU
 }
 
 func (r *runner) snap() snapshot {
-	s := snapshot{at: time.Now(), machine: readMachineCPU()}
+	s := snapshot{at: time.Now(), machine: harness.ReadMachineCPU()}
 	if r.svc != nil {
-		s.serve, _, _ = procCPU(r.svc.PID(), false)
+		s.serve, _, _ = harness.ProcCPU(r.svc.PID(), false)
 	}
 	if r.sim != nil {
-		s.sim, _, _ = procCPU(r.sim.PID(), false)
+		s.sim, _, _ = harness.ProcCPU(r.sim.PID(), false)
 	}
 	if r.db.postmaster > 0 {
-		s.postgres, _ = postgresCPU(r.db.postmaster)
+		s.postgres, _ = harness.PostgresCPU(r.db.postmaster)
 	}
-	s.harness, _, _ = procCPU(os.Getpid(), false)
+	s.harness, _, _ = harness.ProcCPU(os.Getpid(), false)
 	return s
 }
 
@@ -43,9 +45,9 @@ func resourcesBetween(a, b snapshot) Resources {
 	res.Cores["index-sim"] = round3((b.sim - a.sim).Seconds() / secs)
 	res.Cores["postgres"] = round3((b.postgres - a.postgres).Seconds() / secs)
 	res.Cores["harness"] = round3((b.harness - a.harness).Seconds() / secs)
-	if total := b.machine.total - a.machine.total; total > 0 {
-		res.MachineBusy = round3(float64(b.machine.busy-a.machine.busy) / float64(total))
-		res.IOWait = round3(float64(b.machine.iowait-a.machine.iowait) / float64(total))
+	if total := b.machine.Total - a.machine.Total; total > 0 {
+		res.MachineBusy = round3(float64(b.machine.Busy-a.machine.Busy) / float64(total))
+		res.IOWait = round3(float64(b.machine.IOWait-a.machine.IOWait) / float64(total))
 		ours := res.Cores["serve"] + res.Cores["index-sim"] + res.Cores["postgres"] + res.Cores["harness"]
 		res.Cores["other"] = round3(max(0, res.MachineBusy*float64(runtime.NumCPU())-ours))
 	}

@@ -22,6 +22,7 @@ type Snapshot struct {
 	Workflows     map[string]WorkflowRow // by id
 	OutcomeEvents map[string]int         // workflow id → history events entering an outcome state
 	Linked        []MappingRow           // LINKED mappings
+	Delinked      map[string]MappingRow  // DE-LINKED mappings by the workflow that de-linked them
 	Keys          map[string]string      // Idempotency-Key → workflow id
 }
 
@@ -49,7 +50,7 @@ type querier interface {
 
 // LoadSnapshot reads the scenario's database.
 func LoadSnapshot(ctx context.Context, conn querier) (Snapshot, error) {
-	s := Snapshot{Workflows: map[string]WorkflowRow{}, OutcomeEvents: map[string]int{}, Keys: map[string]string{}}
+	s := Snapshot{Workflows: map[string]WorkflowRow{}, OutcomeEvents: map[string]int{}, Delinked: map[string]MappingRow{}, Keys: map[string]string{}}
 	// A workflow's notification is the delivery of its latest event.
 	rows, err := conn.Query(ctx, `SELECT w.id::text, w.patient_id::text, w.status, coalesce(w.outcome, ''), coalesce(w.reason, ''), w.attempt,
 		coalesce((SELECT e.delivery_status FROM events AS e WHERE e.workflow_id = w.id ORDER BY e.sequence DESC LIMIT 1), '')
@@ -100,6 +101,22 @@ func LoadSnapshot(ctx context.Context, conn querier) (Snapshot, error) {
 	if err := rows.Err(); err != nil {
 		return s, err
 	}
+	rows, err = conn.Query(ctx, `SELECT customer_patient_id::text, internal_patient_id, workflow_id::text, delink_workflow_id::text
+		FROM patient_mappings WHERE status = 'DE-LINKED'`)
+	if err != nil {
+		return s, fmt.Errorf("error reading de-linked mappings: %w", err)
+	}
+	for rows.Next() {
+		var m MappingRow
+		var by string
+		if err := rows.Scan(&m.PatientID, &m.InternalID, &m.WorkflowID, &by); err != nil {
+			return s, err
+		}
+		s.Delinked[by] = m
+	}
+	if err := rows.Err(); err != nil {
+		return s, err
+	}
 	rows, err = conn.Query(ctx, `SELECT key, coalesce(workflow_id::text, '') FROM idempotency_keys`)
 	if err != nil {
 		return s, fmt.Errorf("error reading idempotency keys: %w", err)
@@ -128,6 +145,7 @@ type Tally struct {
 	WrongOutcome int            // a known patient not LINKED to its index id, an unknown one linked
 	Unacked      int            // workflows no client was given (a cut-off request's)
 	Refused      int            // keys never acknowledged (client gave up)
+	NotLinked    int            // de-links answered 404 not-linked or 409 to the end: nothing to do, not a failure
 	Webhooks     WebhookTally
 	Problems     []string // what failed the check, most telling first (capped)
 }
@@ -155,16 +173,25 @@ func (t *Tally) problem(format string, args ...any) {
 // Account checks a scenario's promises: every acknowledged workflow exists
 // and ended (COMPLETED, or FAILED for a reason in allowedFailures), one
 // workflow per key, one outcome event per workflow attempt, one LINKED
-// mapping per linked patient (the right one), and a received notification
+// mapping per linked patient (the right one: the index's, a review's
+// decision, none once a de-link completed), and a received notification
 // for every COMPLETED workflow.
 func Account(reqs []*Request, snap Snapshot, events []webhooksink.Event, sinkStats webhooksink.Stats, allowedFailures []string) Tally {
 	t := Tally{FailedWhy: map[string]int{}, Pending: map[string]int{}, Outcomes: map[string]int{}}
 	acked := map[string]*Request{}
+	delinked := map[string]string{} // patient → its completed de-link's workflow
 	for _, r := range reqs {
-		t.Requests++
 		r.mu.Lock()
-		id, others, why := r.WorkflowID, slices.Clone(r.Others), r.Err
+		id, others, why, status := r.WorkflowID, slices.Clone(r.Others), r.Err, r.Status
 		r.mu.Unlock()
+		if r.Delink && id == "" && status/100 == 4 {
+			t.NotLinked++
+			continue
+		}
+		t.Requests++
+		if r.Delink && snap.Workflows[id].Status == "COMPLETED" {
+			delinked[r.Patient.ID.String()] = id
+		}
 		if id == "" {
 			t.Refused++
 			if why != "" && t.Refused <= 3 {
@@ -238,7 +265,7 @@ func Account(reqs []*Request, snap Snapshot, events []webhooksink.Event, sinkSta
 				t.Webhooks.Missing++
 				t.problem("workflow %s is COMPLETED but its webhook never arrived", id)
 			}
-			t.checkOutcome(r, w, linkedBy[w.PatientID])
+			t.checkOutcome(r, w, linkedBy[w.PatientID], snap.Delinked, delinked)
 		case "FAILED":
 			t.Failed++
 			t.FailedWhy[w.Reason]++
@@ -258,26 +285,45 @@ func Account(reqs []*Request, snap Snapshot, events []webhooksink.Event, sinkSta
 	return t
 }
 
-func (t *Tally) checkOutcome(r *Request, w WorkflowRow, linked []MappingRow) {
-	want := "NO_RESULTS"
-	if r.Patient.InternalID != "" {
-		want = "LINKED"
-	}
-	if w.Outcome != want {
+// checkOutcome checks a COMPLETED workflow's outcome and its patient's
+// mapping now. byDelink holds the DE-LINKED mappings by the workflow that
+// de-linked them; delinked, each patient's completed de-link.
+func (t *Tally) checkOutcome(r *Request, w WorkflowRow, linked []MappingRow, byDelink map[string]MappingRow, delinked map[string]string) {
+	wrong := func(format string, args ...any) {
 		t.WrongOutcome++
-		t.problem("workflow %s ended %s, want %s", w.ID, w.Outcome, want)
-		return
+		t.problem(format, args...)
 	}
-	if want != "LINKED" {
-		if len(linked) > 0 {
-			t.WrongOutcome++
-			t.problem("patient %s unknown to the index has a LINKED mapping", w.PatientID)
+	if r.Delink { // the mapping it ended is checked with the link's workflow
+		if w.Outcome != "DE_LINKED" {
+			wrong("de-link %s ended %s", w.ID, w.Outcome)
 		}
 		return
 	}
-	if len(linked) != 1 || linked[0].InternalID != r.Patient.InternalID || linked[0].WorkflowID != w.ID {
-		t.WrongOutcome++
-		t.problem("workflow %s is LINKED but its mapping is %+v, want internal %s", w.ID, linked, r.Patient.InternalID)
+	want, internal := "LINKED", r.Patient.InternalID
+	switch {
+	case internal == "":
+		want = "NO_RESULTS"
+	case r.Patient.Twin:
+		want, internal = "AMBIGUOUS", r.Resolved // what the review decided
+	}
+	if w.Outcome != want {
+		wrong("workflow %s ended %s, want %s", w.ID, w.Outcome, want)
+		return
+	}
+	if by, ok := delinked[w.PatientID]; ok {
+		if m := byDelink[by]; len(linked) > 0 || m.InternalID != internal || m.WorkflowID != w.ID {
+			wrong("patient %s was de-linked by %s, but its mappings are LINKED %+v, DE-LINKED %+v; want %s by %s", w.PatientID, by, linked, m, internal, w.ID)
+		}
+		return
+	}
+	if internal == "" {
+		if len(linked) > 0 {
+			wrong("patient %s (%s, nothing to link) has a LINKED mapping", w.PatientID, want)
+		}
+		return
+	}
+	if len(linked) != 1 || linked[0].InternalID != internal || linked[0].WorkflowID != w.ID {
+		wrong("workflow %s is %s but its mapping is %+v, want internal %s", w.ID, want, linked, internal)
 	}
 }
 

@@ -73,6 +73,10 @@ var Profiles = map[string]Profile{
 	},
 }
 
+// DefaultPGPort is the chaos suite's private cluster: not the development
+// cluster's 54329, because scenario 3 stops it.
+const DefaultPGPort = 54333
+
 // Options configure Run.
 type Options struct {
 	Profile   Profile

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,6 +123,65 @@ func TestAccount(t *testing.T) {
 			reqs, snap, events := world(t)
 			tt.break_(reqs, &snap, &events)
 			tt.check(t, Account(reqs, snap, events, webhooksink.Stats{}, nil))
+		})
+	}
+}
+
+// De-links and reviews: a completed de-link leaves its patient's mapping
+// DE-LINKED (the one its link made); a twin's mapping is what its review
+// decided; a de-link refused as not-linked is an answer, not a failure.
+func TestAccountDelinksAndReviews(t *testing.T) {
+	t.Parallel()
+	world := func() ([]*Request, Snapshot) {
+		reqs, snap, _ := world(t)
+		known := reqs[0]
+		twin := &Request{Key: "k3", Patient: Patient{ID: uuid.New(), InternalID: "int-3", Twin: true}, WorkflowID: "w3", Resolved: "int-3"}
+		delink := &Request{Key: "k4", Patient: known.Patient, Delink: true, WorkflowID: "d1"}
+		refused := &Request{Key: "k5", Patient: reqs[1].Patient, Delink: true, Status: 404, Err: "HTTP 404"}
+		snap.Workflows["w3"] = WorkflowRow{ID: "w3", PatientID: twin.Patient.ID.String(), Status: "COMPLETED", Outcome: "AMBIGUOUS", Attempt: 1}
+		snap.Workflows["d1"] = WorkflowRow{ID: "d1", PatientID: known.Patient.ID.String(), Status: "COMPLETED", Outcome: "DE_LINKED", Attempt: 1}
+		snap.Linked = []MappingRow{{PatientID: twin.Patient.ID.String(), InternalID: "int-3", WorkflowID: "w3"}}
+		snap.Delinked = map[string]MappingRow{"d1": {PatientID: known.Patient.ID.String(), InternalID: "int-1", WorkflowID: "w1"}}
+		return append(reqs, twin, delink, refused), snap
+	}
+	events := func(reqs []*Request) []webhooksink.Event {
+		var out []webhooksink.Event
+		for _, r := range reqs {
+			if r.WorkflowID != "" {
+				out = append(out, event(t, r.WorkflowID))
+			}
+		}
+		return out
+	}
+	reqs, snap := world()
+	tl := Account(reqs, snap, events(reqs), webhooksink.Stats{}, nil)
+	require.True(t, tl.OK(), tl.Problems)
+	require.Equal(t, 1, tl.NotLinked)
+	require.Equal(t, map[string]int{"LINKED": 1, "NO_RESULTS": 1, "AMBIGUOUS": 1, "DE_LINKED": 1}, tl.Outcomes)
+
+	tests := map[string]func(reqs []*Request, s *Snapshot){
+		"de-linked, yet still LINKED": func(reqs []*Request, s *Snapshot) {
+			s.Linked = append(s.Linked, MappingRow{PatientID: reqs[0].Patient.ID.String(), InternalID: "int-1", WorkflowID: "w1"})
+		},
+		"the de-link changed no mapping": func(_ []*Request, s *Snapshot) { delete(s.Delinked, "d1") },
+		"the de-link ended otherwise": func(_ []*Request, s *Snapshot) {
+			s.Workflows["d1"] = WorkflowRow{ID: "d1", PatientID: s.Workflows["d1"].PatientID, Status: "COMPLETED", Outcome: "NO_RESULTS", Attempt: 1}
+		},
+		"another mapping de-linked":          func(_ []*Request, s *Snapshot) { s.Delinked["d1"] = MappingRow{InternalID: "int-9", WorkflowID: "w1"} },
+		"the review linked, the mapping not": func(_ []*Request, s *Snapshot) { s.Linked = nil },
+		"no-match, yet LINKED":               func(reqs []*Request, _ *Snapshot) { reqs[2].Resolved = "" },
+		"a twin linked on its own": func(_ []*Request, s *Snapshot) {
+			s.Workflows["w3"] = WorkflowRow{ID: "w3", PatientID: s.Workflows["w3"].PatientID, Status: "COMPLETED", Outcome: "LINKED", Attempt: 1}
+		},
+	}
+	for name, break_ := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			reqs, snap := world()
+			break_(reqs, &snap)
+			tl := Account(reqs, snap, events(reqs), webhooksink.Stats{}, nil)
+			require.Equal(t, 1, tl.WrongOutcome, tl.Problems)
+			require.False(t, tl.OK())
 		})
 	}
 }
@@ -277,21 +334,4 @@ func TestClientRefusedIsNotMidRequest(t *testing.T) {
 	require.Equal(t, 1, r.CutOff)
 	require.Zero(t, r.MidRequest)
 	require.Contains(t, r.Err, "gave up retrying")
-}
-
-// A worker serves no HTTP: it is ready once its log says River started,
-// and restarts after a kill -9 (the group killing is harness's to test).
-func TestWorkerReadyWhenRiverStarted(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	script := filepath.Join(dir, "fake")
-	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\necho 'River workers started'\nexec sleep 60\n"), 0o755))
-	p := newProc(script, "worker-1", "worker", "127.0.0.1:0", dir, nil)
-	require.NoError(t, p.Start())
-	t.Cleanup(func() { p.Stop(time.Second) })
-	require.NoError(t, p.WaitReady(context.Background(), 10*time.Second))
-	p.Kill9()
-	require.False(t, p.Running())
-	require.NoError(t, p.Restart(context.Background()))
-	require.Contains(t, p.LogTail(10), "start 2 of worker-1")
 }

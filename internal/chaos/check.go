@@ -24,6 +24,7 @@ const (
 	CheckerEvents      = "events"
 	CheckerMappings    = "mappings-linearizable"
 	CheckerOneToOne    = "one-to-one"
+	CheckerReviews     = "reviews"
 )
 
 // Checked is the outcome of every checker on one scenario's history.
@@ -68,6 +69,7 @@ func CheckHistory(rec Recorded, htmlPath string) Checked {
 		c.Visualized = htmlPath
 	}
 	c.Violations = append(c.Violations, CheckOneToOne(rec.Samples)...)
+	c.Violations = append(c.Violations, CheckReviews(rec.Ops, rec.Writes)...)
 	if rec.Dropped > 0 {
 		c.Violations = append(c.Violations, violationf("history", "%d observations not recorded: the history's bound was reached", rec.Dropped))
 	}

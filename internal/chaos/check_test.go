@@ -223,6 +223,54 @@ func TestCheckMappings(t *testing.T) {
 	}
 }
 
+func delinkAnswer(patient string, status int, replayed bool, from, to int) Op {
+	body := `{"workflow-id":"d1","status":"RECEIVED"}`
+	if status == 404 {
+		body = `{"type":"https://patientlink.dev/problems/not-linked","status":404}`
+	}
+	return Op{Kind: OpDelink, Patient: patient, Key: "dk", Invoke: at(from), Complete: at(to), Status: status, Replayed: replayed, Body: []byte(body)}
+}
+
+// A de-link's acknowledgement looks at the register: 202 when the patient
+// was LINKED, 404 not-linked when it was not; its change is a write.
+func TestCheckMappingsDelinks(t *testing.T) {
+	t.Parallel()
+	writes := []MappingWrite{
+		{Patient: "p1", Status: "LINKED", Internal: "i1", Workflow: "w1", Start: at(100), Commit: at(110)},
+		{Patient: "p1", Status: "DE-LINKED", Internal: "i1", Workflow: "d1", Start: at(5000), Commit: at(5010)},
+	}
+	good := []Op{
+		delinkAnswer("p1", 404, false, 0, 50), // before the link
+		patientRead("p1", "LINKED", "i1", 3000, 3010),
+		delinkAnswer("p1", 202, false, 3100, 3200),
+		patientRead("p1", "LINKED", "i1", 3300, 3310), // acknowledged, not yet done
+		patientRead("p1", "DE-LINKED", "i1", 7000, 7010),
+		delinkAnswer("p1", 404, false, 7100, 7200),
+		delinkAnswer("p1", 202, true, 7300, 7400), // a replay tells of its first attempt
+	}
+	vs, _ := CheckMappings(good, writes, "")
+	require.Empty(t, vs)
+
+	tests := map[string][]Op{
+		"acknowledged before the link": {delinkAnswer("p1", 202, false, 0, 50)},
+		"acknowledged after the de-link": {
+			patientRead("p1", "DE-LINKED", "i1", 7000, 7010), delinkAnswer("p1", 202, false, 7100, 7200),
+		},
+		"not-linked while LINKED": {delinkAnswer("p1", 404, false, 3000, 3010)},
+		"de-linked before the de-link's change": {
+			patientRead("p1", "DE-LINKED", "i1", 3000, 3010),
+		},
+	}
+	for name, ops := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			vs, _ := CheckMappings(ops, writes, "")
+			require.Len(t, vs, 1)
+			checkers(t, vs, CheckerMappings)
+		})
+	}
+}
+
 func TestCheckOneToOne(t *testing.T) {
 	t.Parallel()
 	good := []MappingSample{{At: at(0), Linked: [][2]string{{"p1", "i1"}, {"p2", "i2"}}}, {At: at(10), Linked: [][2]string{{"p1", "i2"}}}}

@@ -19,6 +19,13 @@ const (
 	// OpOperator is an operator's action (Key: stop, retry, redeliver) on
 	// WorkflowID; retry and redeliver may bring a FAILED workflow back.
 	OpOperator OpKind = "operator"
+	// OpResolve is POST /admin/reviews/{Key}/resolve on an operator
+	// address: the review of WorkflowID (Patient's), decided State ("link"
+	// to Internal, or "no-match").
+	OpResolve OpKind = "resolve"
+	// OpReview is GET /admin/reviews/{Key}: its State (open, resolved …),
+	// decision (Outcome) and the Internal id it linked.
+	OpReview OpKind = "review"
 )
 
 // Op is one client operation, Jepsen-style: when it was invoked, when it
@@ -31,9 +38,10 @@ type Op struct {
 	Complete time.Time // zero when the outcome is unknown
 	Customer string
 	Key      string // OpLink, OpDelink: the Idempotency-Key
-	Patient  string // OpLink, OpDelink, OpPatient: the customer's patient id
+	Patient  string // OpLink, OpDelink, OpPatient, OpResolve: the customer's patient id
 
 	Status     int    // HTTP status; 0 when unknown
+	Replayed   bool   // OpLink, OpDelink: answered Idempotent-Replayed: true
 	Body       []byte // OpLink, OpDelink: the answer's bytes
 	WorkflowID string // OpLink, OpDelink: named by the answer; OpStatus: asked for
 	State      string // OpStatus: status; OpPatient: mapping status ("" for 404)
@@ -70,6 +78,7 @@ type MappingWrite struct {
 	Patient  string
 	Status   string // LINKED or DE-LINKED
 	Internal string
+	Workflow string    // the workflow that made the change
 	Start    time.Time // the transaction's start (created_at)
 	Commit   time.Time // its commit; zero when unknown
 }
@@ -205,6 +214,16 @@ func fillOp(op *Op, data []byte) {
 		}
 		_ = json.Unmarshal(data, &b)
 		op.State, op.Internal = b.Status, b.Internal
+	case OpResolve:
+		op.Body = data
+	case OpReview:
+		var b struct {
+			Status   string `json:"status"`
+			Decision string `json:"decision"`
+			Internal string `json:"internal-patient-id"`
+		}
+		_ = json.Unmarshal(data, &b)
+		op.State, op.Outcome, op.Internal = b.Status, b.Decision, b.Internal
 	case OpEvents:
 		var b struct {
 			Events     []json.RawMessage `json:"events"`

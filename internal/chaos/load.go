@@ -19,17 +19,21 @@ import (
 
 // Patient is one patient a load generator asks to link. InternalID is the
 // index's id for a patient the index knows, "" for one it does not (the
-// expected outcome is then NO_RESULTS).
+// expected outcome is then NO_RESULTS). Twin is a patient the index holds
+// twice (same name and dob): the outcome is AMBIGUOUS, for a review.
 type Patient struct {
 	ID         uuid.UUID
 	Name, DOB  string
 	InternalID string
+	Twin       bool
 }
 
-// Request is one link request (one Idempotency-Key) and what its client saw.
+// Request is one link request, or with Delink one de-link request (DELETE
+// /link/{patient}), under one Idempotency-Key, and what its client saw.
 type Request struct {
 	Key     string
 	Patient Patient
+	Delink  bool
 
 	mu         sync.Mutex
 	WorkflowID string    // named by the first 202
@@ -42,6 +46,9 @@ type Request struct {
 	Status     int       // last HTTP status
 	Err        string    // why the client gave up, if it did
 	AckedAt    time.Time // first 202
+	// Resolved is how the review of a Twin's workflow ended, as the
+	// review reads afterwards: the internal id linked, "" for none.
+	Resolved string
 }
 
 // Acked reports whether the client got a 202 naming a workflow.
@@ -134,16 +141,23 @@ type Answer struct {
 	Op         Op    // as recorded
 }
 
-// Post sends one attempt of r to api.
+// Post sends one attempt of r to api: POST /link, or DELETE
+// /link/{patient} for a de-link.
 func (c *Client) Post(ctx context.Context, api string, r *Request) Answer {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/link", bytes.NewReader(linkBody(r.Patient)))
+	method, path, body, kind := http.MethodPost, "/link", bytes.NewReader(linkBody(r.Patient)), OpLink
+	if r.Delink {
+		method, path, body, kind = http.MethodDelete, "/link/"+r.Patient.ID.String(), bytes.NewReader(nil), OpDelink
+	}
+	req, err := http.NewRequestWithContext(ctx, method, api+path, body)
 	if err != nil {
 		return Answer{Err: err}
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
-	req.Header.Set("Content-Type", "application/json")
+	if !r.Delink {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Idempotency-Key", r.Key)
-	return c.do(req, Op{Kind: OpLink, Proc: api, Key: r.Key, Patient: r.Patient.ID.String()})
+	return c.do(req, Op{Kind: kind, Proc: api, Key: r.Key, Patient: r.Patient.ID.String()})
 }
 
 // do sends req and records it in the history as op.
@@ -165,9 +179,10 @@ func (c *Client) do(req *http.Request, op Op) Answer {
 		return Answer{Err: readErr, Latency: time.Since(start)}
 	}
 	op.Complete, op.Status = time.Now(), res.StatusCode
+	op.Replayed = res.Header.Get("Idempotent-Replayed") == "true"
 	fillOp(&op, data)
 	c.History.Add(op)
-	a := Answer{Status: res.StatusCode, Latency: time.Since(start), Replayed: res.Header.Get("Idempotent-Replayed") == "true", Op: op}
+	a := Answer{Status: res.StatusCode, Latency: time.Since(start), Replayed: op.Replayed, Op: op}
 	var body struct {
 		WorkflowID string `json:"workflow-id"`
 		Type       string `json:"type"`
@@ -189,8 +204,8 @@ func (c *Client) do(req *http.Request, op Op) Answer {
 	return a
 }
 
-// Link sends r until it is acknowledged, refused for good, RetryFor passes
-// or ctx ends. start picks the first API process; each retry moves on to
+// Link sends r (a link or a de-link) until it is acknowledged, refused for
+// good, RetryFor passes or ctx ends. start picks the first API process; each retry moves on to
 // the next one.
 func (c *Client) Link(ctx context.Context, r *Request, start int) {
 	deadline := time.Now().Add(c.RetryFor)

@@ -28,15 +28,17 @@ const (
 	feedPageEvents = 500
 )
 
-// watch starts the watcher on reqs; settle stops it.
+// watch starts the watcher on reqs (and on what is tracked later);
+// settle stops it.
 func (st *stage) watch(ctx context.Context, reqs []*Request) {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &watcher{cancel: cancel}
 	st.watcher = w
+	st.track(reqs...)
 	w.done.Go(func() {
 		last := time.Time{}
 		for i := 0; ctx.Err() == nil; i++ {
-			q := reqs[rand.IntN(len(reqs))]
+			q := st.anyTracked()
 			api := st.reader.APIs[i%len(st.reader.APIs)]
 			if id := q.workflow(); id != "" {
 				_, _, _ = st.reader.Status(ctx, api, id)
@@ -58,6 +60,20 @@ func (st *stage) watch(ctx context.Context, reqs []*Request) {
 			}
 		}
 	})
+}
+
+// track adds requests to what the watcher reads.
+func (st *stage) track(reqs ...*Request) {
+	st.trackMu.Lock()
+	defer st.trackMu.Unlock()
+	st.tracked = append(st.tracked, reqs...)
+}
+
+// anyTracked is a random tracked request.
+func (st *stage) anyTracked() *Request {
+	st.trackMu.Lock()
+	defer st.trackMu.Unlock()
+	return st.tracked[rand.IntN(len(st.tracked))]
 }
 
 func (q *Request) workflow() string {
@@ -178,7 +194,7 @@ func scanMappingWrites(ctx context.Context, conn querier, withCommit bool) ([]Ma
 	if withCommit {
 		commit = "pg_xact_commit_timestamp(xmin)"
 	}
-	rows, err := conn.Query(ctx, `SELECT customer_patient_id::text, status, internal_patient_id, created_at, `+commit+` FROM mapping_events ORDER BY id`)
+	rows, err := conn.Query(ctx, `SELECT customer_patient_id::text, status, internal_patient_id, workflow_id::text, created_at, `+commit+` FROM mapping_events ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("error reading mapping_events: %w", err)
 	}
@@ -187,7 +203,7 @@ func scanMappingWrites(ctx context.Context, conn querier, withCommit bool) ([]Ma
 	for rows.Next() {
 		var w MappingWrite
 		var at *time.Time
-		if err := rows.Scan(&w.Patient, &w.Status, &w.Internal, &w.Start, &at); err != nil {
+		if err := rows.Scan(&w.Patient, &w.Status, &w.Internal, &w.Workflow, &w.Start, &at); err != nil {
 			return nil, err
 		}
 		if at != nil {

@@ -25,25 +25,27 @@ import (
 const operatorStop = "operator_stop: chaos"
 
 func stageOperator(p Profile) stageOpts {
-	return stageOpts{APIs: 2, Workers: 2, Patients: p.OperatorLinks + 100}
+	return stageOpts{APIs: 2, Workers: 2, Patients: p.OperatorLinks + 100, AmbiguousRate: mixAmbiguousRate}
 }
 
 // runOperator does, under load, what an operator in River UI and at the
 // command line can: retry, cancel and delete random jobs of every kind
 // in every state (River's JobRetry, JobCancel, JobDelete), and run
 // `workflow stop`, `workflow retry` and `webhooks redeliver` on random
-// workflows. Every checker must still pass, and every workflow end.
+// workflows; meanwhile customers de-link and operators resolve reviews
+// (the mixer). Every checker must still pass, and every workflow end.
 func runOperator(ctx context.Context, s *suite, st *stage, p Profile, r *Result) error {
 	reqs := requests("s7", st.patients(p.OperatorLinks))
 	st.watch(ctx, reqs)
 	// A steady pace keeps work in every state for the operator to hit.
 	pace := operatorLoadFor / time.Duration(len(reqs))
-	r.Load = fmt.Sprintf("%d links at %.0f/s, 2 api + 2 worker processes", len(reqs), float64(time.Second)/float64(pace))
+	r.Load = fmt.Sprintf("%d links at %.0f/s, 2 api + 2 worker processes; de-links and review resolutions mixed in", len(reqs), float64(time.Second)/float64(pace))
 	rc, err := river.NewClient(riverpgxv5.New(st.db), &river.Config{})
 	if err != nil {
 		return fmt.Errorf("error making a River client: %w", err)
 	}
 	sent := st.sendPaced(ctx, reqs, pace)
+	mix := st.mix(ctx, "s7", reqs, mixOpts{Delinks: len(reqs) / 10, Every: operatorLoadFor / time.Duration(len(reqs)/10+1), Resolutions: len(reqs) / 5})
 
 	done := map[string]int{} // "action kind/state" or "command: result" → count
 	actions := 0
@@ -70,6 +72,7 @@ func runOperator(ctx context.Context, s *suite, st *stage, p Profile, r *Result)
 		}
 	}
 	<-sent
+	delinks := mix.stop(ctx)
 	faultEnd := time.Now()
 	r.Faults = fmt.Sprintf("%d operator actions: River JobRetry/JobCancel/JobDelete on random jobs, workflow stop/retry, webhooks redeliver", actions)
 	var parts []string
@@ -77,7 +80,8 @@ func runOperator(ctx context.Context, s *suite, st *stage, p Profile, r *Result)
 		parts = append(parts, fmt.Sprintf("%s ×%d", k, done[k]))
 	}
 	r.note("actions: %s", strings.Join(parts, ", "))
-	return st.settle(ctx, p, r, reqs, faultEnd, operatorStop, "reconcile_limit")
+	r.note("de-links and reviews: %s", mix.summary())
+	return st.settle(ctx, p, r, append(slices.Clone(reqs), delinks...), faultEnd, operatorStop, "reconcile_limit")
 }
 
 // operatorLoadFor is how long scenario 7's load lasts.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -107,14 +108,19 @@ func runWorkerKill(ctx context.Context, s *suite, st *stage, p Profile, r *Resul
 // --- 2. kill -9 of an api process mid-request ------------------------------
 
 func stageAPIKill(p Profile) stageOpts {
-	return stageOpts{APIs: 2, Workers: 1, Patients: p.APIKillLinks + 100}
+	return stageOpts{APIs: 2, Workers: 1, Patients: p.APIKillLinks + 100, AmbiguousRate: mixAmbiguousRate}
 }
+
+// mixAmbiguousRate plants twins in the index of the scenarios that mix
+// de-links and reviews into their load: about one patient in ten.
+const mixAmbiguousRate = 0.1
 
 func runAPIKill(ctx context.Context, s *suite, st *stage, p Profile, r *Result) error {
 	reqs := requests("s2", st.patients(p.APIKillLinks))
 	st.watch(ctx, reqs)
-	r.Load = fmt.Sprintf("%d links, 32 clients over 2 api processes + 1 worker", len(reqs))
+	r.Load = fmt.Sprintf("%d links, 32 clients over 2 api processes + 1 worker; de-links and review resolutions mixed in", len(reqs))
 	sent := st.sendAsync(ctx, reqs, 32)
+	mix := st.mix(ctx, "s2", reqs, mixOpts{Delinks: len(reqs) / 10, Every: 100 * time.Millisecond, Resolutions: len(reqs) / 5})
 
 	victim := st.apis[0]
 	kills := 0
@@ -130,7 +136,9 @@ func runAPIKill(ctx context.Context, s *suite, st *stage, p Profile, r *Result) 
 		faultEnd = time.Now()
 	}
 	<-sent
+	delinks := mix.stop(ctx)
 	r.Faults = fmt.Sprintf("%d × kill -9 of api-1 under load (restarted 0.2–0.5 s later)", kills)
+	r.note("de-links and reviews: %s", mix.summary())
 
 	cut, mid, replayed := 0, 0, 0
 	for _, q := range reqs {
@@ -148,7 +156,7 @@ func runAPIKill(ctx context.Context, s *suite, st *stage, p Profile, r *Result) 
 	if mid == 0 {
 		r.fail("no request was cut off mid-request: the kills did not land on one")
 	}
-	if err := st.settle(ctx, p, r, reqs, faultEnd); err != nil {
+	if err := st.settle(ctx, p, r, append(slices.Clone(reqs), delinks...), faultEnd); err != nil {
 		return err
 	}
 	if r.Tally.Unacked > 0 {

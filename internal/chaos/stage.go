@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,9 @@ type stageOpts struct {
 	APIs, Workers int
 	Patients      int         // index population size
 	Env           harness.Env // overrides of ServiceEnv
+	// AmbiguousRate is the share of the index's patients planted twice
+	// (indexsim's twins): their links end AMBIGUOUS, with a review.
+	AmbiguousRate float64
 }
 
 // stage is one scenario's deployment: its own database, index simulator,
@@ -69,14 +73,19 @@ type stage struct {
 	sink    *webhooksink.Sink
 	sinkURL string
 	token   string
-	apis    []*Proc
-	workers []*Proc
+	apis    []*harness.Service
+	workers []*harness.Service
 	client  *Client // the load
 	reader  *Client // the watcher's reads, apart from the load's counters
-	hist    *History
-	watcher *watcher
-	htmlDir string // where a failing mappings check writes porcupine's visualisation
-	closers []func()
+	// operator speaks to the API processes' operator addresses (reviews)
+	// with the admin token.
+	operator *Client
+	hist     *History
+	trackMu  sync.Mutex
+	tracked  []*Request // what the watcher reads: the load, and de-links as they are made
+	watcher  *watcher
+	htmlDir  string // where a failing mappings check writes porcupine's visualisation
+	closers  []func()
 }
 
 // serve serves h on a fresh loopback port until the stage closes.
@@ -120,7 +129,7 @@ func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error
 	}
 	st.closers = append(st.closers, func() { simLog.Close() })
 	st.sim = indexsim.New(indexsim.Config{Seed: 1, Size: max(o.Patients, 1000), HangFor: 30 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(simLog, nil))})
+		AmbiguousRate: o.AmbiguousRate, Logger: slog.New(slog.NewTextHandler(simLog, nil))})
 	st.closers = append(st.closers, st.sim.Close)
 	if st.simURL, err = st.serve(st.sim.Handler()); err != nil {
 		return st, err
@@ -136,7 +145,8 @@ func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error
 		return st, err
 	}
 
-	st.env = harness.ServiceEnv(st.dbURL, st.simURL).With(ServiceEnv).With(o.Env)
+	adminToken := harness.Secrets()["PATIENTLINK_TOKEN_SECRET"] // 32 random bytes, as the admin token wants
+	st.env = harness.ServiceEnv(st.dbURL, st.simURL).With(ServiceEnv).With(o.Env).With(harness.Env{"PATIENTLINK_ADMIN_TOKEN": adminToken})
 	if _, err := harness.RunCommand(ctx, s.bin, st.env.Environ(), "migrate", "up"); err != nil {
 		return st, err
 	}
@@ -158,22 +168,26 @@ func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error
 		return st, fmt.Errorf("error connecting to %s: %w", st.dbURL, err)
 	}
 
-	var urls []string
+	var urls, operatorURLs []string
 	for i := range o.APIs {
 		addr, err := harness.FreeAddr()
 		if err != nil {
 			return st, err
 		}
-		p := newProc(s.bin, fmt.Sprintf("api-%d", i+1), "api", addr, st.dir, st.env)
-		st.apis = append(st.apis, p)
-		urls = append(urls, "http://"+addr)
+		opAddr, err := harness.FreeAddr()
+		if err != nil {
+			return st, err
+		}
+		env := st.env.With(harness.Env{"PATIENTLINK_OPERATOR_ADDR": opAddr})
+		st.apis = append(st.apis, harness.NewService(s.bin, fmt.Sprintf("api-%d", i+1), "api", addr, st.dir, env))
+		urls, operatorURLs = append(urls, "http://"+addr), append(operatorURLs, "http://"+opAddr)
 	}
 	for i := range o.Workers {
 		addr, err := harness.FreeAddr()
 		if err != nil {
 			return st, err
 		}
-		st.workers = append(st.workers, newProc(s.bin, fmt.Sprintf("worker-%d", i+1), "worker", addr, st.dir, st.env))
+		st.workers = append(st.workers, harness.NewService(s.bin, fmt.Sprintf("worker-%d", i+1), "worker", addr, st.dir, st.env))
 	}
 	for _, p := range st.procs() {
 		if err := p.Start(); err != nil {
@@ -190,10 +204,14 @@ func (s *suite) newStage(ctx context.Context, n int, o stageOpts) (*stage, error
 	st.client.History, st.client.Customer = st.hist, customer
 	st.reader = NewClient(urls, st.token)
 	st.reader.History, st.reader.Customer = st.hist, customer
+	st.operator = NewClient(operatorURLs, adminToken)
+	st.operator.History, st.operator.Customer = st.hist, customer
 	return st, nil
 }
 
-func (st *stage) procs() []*Proc { return append(append([]*Proc{}, st.apis...), st.workers...) }
+func (st *stage) procs() []*harness.Service {
+	return append(append([]*harness.Service{}, st.apis...), st.workers...)
+}
 
 // close stops every process (SIGTERM, then SIGKILL) and the in-process
 // servers. It is safe on a half-built stage.
@@ -210,9 +228,13 @@ func (st *stage) close() {
 }
 
 // patients picks n patients: nine in ten known to the index (each a
-// different index patient, so none CONFLICTs), one in ten unknown.
+// different index patient, so none CONFLICTs), one in ten unknown. A
+// patient the index holds twice is a Twin.
 func (st *stage) patients(n int) []Patient {
 	pop := st.sim.Population()
+	same := func(a, b int) bool {
+		return a >= 0 && b < len(pop) && pop[a].FullName == pop[b].FullName && pop[a].DOB == pop[b].DOB
+	}
 	out := make([]Patient, 0, n)
 	k := 0
 	for i := range n {
@@ -221,8 +243,8 @@ func (st *stage) patients(n int) []Patient {
 			continue
 		}
 		p := pop[k]
+		out = append(out, Patient{ID: uuid.New(), Name: p.FullName, DOB: p.DOB, InternalID: p.ID, Twin: same(k-1, k) || same(k, k+1)})
 		k++
-		out = append(out, Patient{ID: uuid.New(), Name: p.FullName, DOB: p.DOB, InternalID: p.ID})
 	}
 	return out
 }

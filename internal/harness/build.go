@@ -63,3 +63,11 @@ func ModuleRoot(dir string) (string, error) {
 		dir = parent
 	}
 }
+
+// InModule makes a relative path relative to the module root root.
+func InModule(root, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(root, p)
+}

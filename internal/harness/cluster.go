@@ -86,28 +86,38 @@ func (c *Cluster) exec(ctx context.Context, stmts ...string) error {
 	return nil
 }
 
-// KillImmediate stops the server the way `pg_ctl stop -m immediate` does:
-// SIGQUIT to the postmaster, which drops every connection at once without a
-// checkpoint (the next start runs crash recovery). It returns once the port
-// refuses connections.
-func (c *Cluster) KillImmediate(ctx context.Context) error {
+// PostmasterPID is the running server's postmaster, from the
+// postmaster.pid of the data directory it reports.
+func (c *Cluster) PostmasterPID(ctx context.Context) (int, error) {
 	conn, err := pgx.Connect(ctx, c.AdminURL())
 	if err != nil {
-		return fmt.Errorf("error connecting to find the data directory: %w", err)
+		return 0, fmt.Errorf("error connecting to find the data directory: %w", err)
 	}
 	var dataDir string
 	err = conn.QueryRow(ctx, "SHOW data_directory").Scan(&dataDir)
 	conn.Close(ctx)
 	if err != nil {
-		return fmt.Errorf("error reading data_directory: %w", err)
+		return 0, fmt.Errorf("error reading data_directory: %w", err)
 	}
 	pidFile, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
 	if err != nil {
-		return fmt.Errorf("error reading postmaster.pid: %w", err)
+		return 0, fmt.Errorf("error reading postmaster.pid: %w", err)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(pidFile), "\n", 2)[0]))
 	if err != nil || pid <= 1 {
-		return fmt.Errorf("postmaster.pid has no pid")
+		return 0, fmt.Errorf("postmaster.pid has no pid")
+	}
+	return pid, nil
+}
+
+// KillImmediate stops the server the way `pg_ctl stop -m immediate` does:
+// SIGQUIT to the postmaster, which drops every connection at once without a
+// checkpoint (the next start runs crash recovery). It returns once the port
+// refuses connections.
+func (c *Cluster) KillImmediate(ctx context.Context) error {
+	pid, err := c.PostmasterPID(ctx)
+	if err != nil {
+		return err
 	}
 	if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
 		return fmt.Errorf("error signalling the postmaster: %w", err)
