@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -33,8 +34,8 @@ func printReport(out io.Writer, rep *Report) {
 	fmt.Fprintln(tw, "phase\tload\tunit\tpatients/s\tp50\tp99\ttx\tWAL flushes\tpostgres CPU ms\tserve CPU ms\tserve RSS MB\t")
 	for _, p := range rep.Phases {
 		c := p.PerPatient
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t\n", p.Name, load(p), c.Unit, rate(c.PerSec, c.Count),
-			f1(c.P50MS), f1(c.P99MS), c.Tx, c.WALSyncs, c.PostgresCPUMS, c.ServeCPUMS, c.ServeRSSMB)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t\n", p.Name, load(p), c.Unit, rate(c.PerSec, c.Count),
+			f1(c.P50MS), f1(c.P99MS), num(c.Tx), num(c.WALSyncs), num(c.PostgresCPUMS), num(c.ServeCPUMS), c.ServeRSSMB)
 	}
 	tw.Flush()
 
@@ -74,7 +75,7 @@ func printReport(out io.Writer, rep *Report) {
 		fmt.Fprintf(out, "\nOurs ÷ ceiling\n")
 		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		for _, r := range rep.Ratios {
-			fmt.Fprintf(tw, "  %s\t%.0f / %.0f\t= %.2f\n", r.What, r.Ours, r.Ceiling, r.Ratio)
+			fmt.Fprintf(tw, "  %s\t%s / %s\t= %.2f\n", r.What, num(r.Ours), num(r.Ceiling), r.Ratio)
 		}
 		tw.Flush()
 	}
@@ -196,6 +197,22 @@ func f1(v float64) string {
 		return fmt.Sprintf("%.0f", v)
 	}
 	return fmt.Sprintf("%.1f", v)
+}
+
+// num shows a cost with three significant digits or so: a bulk request's
+// share of a transaction is 0.001 per patient, a sweep's rate 170.
+func num(v float64) string {
+	switch a := math.Abs(v); {
+	case v == 0:
+		return "0"
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case a >= 1:
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.3f", v)
 }
 
 func errorsOf(p *PhaseResult) string {

@@ -58,6 +58,17 @@ func conclude(rep *Report) {
 		ratio("links/s end to end ÷ pgbench ack.sql+link_worker.sql", p.E2E.PerSec, link)
 	}
 
+	// PostgreSQL's CPU per acknowledged patient, ours over ack.sql's: the
+	// figure a busy neighbour moves least, where throughput is noisy.
+	if pb := rep.Pgbench[ScriptAck]; pb != nil && pb.Latency.Count > 0 {
+		perRun := pb.Resources.Cores["postgres"] * pb.Window * 1000 / float64(pb.Latency.Count)
+		for _, p := range append([]*PhaseResult{rep.phase(PhaseAckAPI)}, rep.phases(PhaseBulkAck)...) {
+			if p != nil && p.PerPatient.PostgresCPUMS > 0 {
+				ratio("PostgreSQL CPU ms per patient, "+p.Name+" ÷ pgbench ack.sql", p.PerPatient.PostgresCPUMS, perRun)
+			}
+		}
+	}
+
 	bulks := rep.phases(PhaseBulkAck)
 	for _, p := range bulks {
 		r, ok := ofAck(p, fmt.Sprintf("patients/s acknowledged, POST /links ×%d", p.Batch))

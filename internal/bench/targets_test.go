@@ -15,10 +15,11 @@ func TestConcludeJudgesTargetsAgainstTheSameRun(t *testing.T) {
 		Phases: []*PhaseResult{
 			phase(PhaseBulkAck, 10, Cost{PerSec: 4000}),
 			phase(PhaseBulkAck, 100, Cost{PerSec: 9000}),
-			phase(PhaseBulkAck, 1000, Cost{PerSec: 11000}),
+			phase(PhaseBulkAck, 1000, Cost{PerSec: 11000, PostgresCPUMS: 0.05}),
 			phase(PhaseE2E, 0, Cost{Count: 100, PerSec: 700, Tx: 4, WALSyncs: 0.7, ServeRSSMB: 90}),
 		},
-		Pgbench: map[string]*PgbenchResult{ScriptAck: {Latency: Summary{PerSec: 2000}}},
+		Pgbench: map[string]*PgbenchResult{ScriptAck: {Latency: Summary{PerSec: 2000, Count: 20000}, Window: 10,
+			Resources: Resources{Cores: map[string]float64{"postgres": 1}}}},
 	}
 	conclude(rep)
 	got := map[string]string{}
@@ -38,5 +39,6 @@ func TestConcludeJudgesTargetsAgainstTheSameRun(t *testing.T) {
 		"single ack p99 ≤ 20 ms at half of peak (role all)":      "– not measured",
 		"peak RSS of serve < 200 MB":                             "90 MB met",
 	}, got)
-	require.Len(t, rep.Ratios, 4, "three bulk batch sizes and single-request end to end, over ack.sql")
+	require.Len(t, rep.Ratios, 5, "PostgreSQL CPU of ×1000, three bulk batch sizes and single-request end to end, over ack.sql")
+	require.Equal(t, Ratio{What: "PostgreSQL CPU ms per patient, " + rep.Phases[2].Name + " ÷ pgbench ack.sql", Ours: 0.05, Ceiling: 0.5, Ratio: 0.1}, rep.Ratios[0])
 }
