@@ -41,7 +41,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	profile := fs.String("profile", "ci", "full or ci")
-	scenario := fs.Int("scenario", 0, "run only scenario N (1-6)")
+	scenario := fs.Int("scenario", 0, "run only scenario N (1-8)")
 	report := fs.String("report", "", "write the markdown results table to FILE")
 	pgDir := fs.String("pg-dir", filepath.Join(".data", "chaos-pg"), "data directory of the suite's private PostgreSQL")
 	pgPort := fs.Int("pg-port", chaos.DefaultPGPort, "port of the suite's private PostgreSQL")
