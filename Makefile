@@ -75,7 +75,7 @@ bench: ## benchmark: throughput, latency, memory vs the pgbench ceiling (~11 min
 chaos: ## reliability suite, full profile (~14 min): real processes, kill -9, Postgres stop, outages
 	$(GO) run ./cmd/chaos --profile full --report .data/chaos-report.md
 
-chaos-ci: ## reliability suite, CI profile (scenarios 1, 2, 3, 6; ~4 min)
+chaos-ci: ## reliability suite, CI profile (scenarios 1, 2, 3, 6, 8; ~5 min)
 	$(GO) run ./cmd/chaos --profile ci
 
 ci: vet fmt-check compose-check verify lint test govulncheck fuzz-smoke chaos-ci ## every CI step, in order (.ci/run installs PostgreSQL, then runs this)

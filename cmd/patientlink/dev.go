@@ -37,6 +37,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.SetOutput(stderr)
 	indexAsync := fs.Bool("index-async", false, "the simulator answers searches asynchronously, by callback")
 	indexErrors := fs.Float64("index-error-rate", 0, "share of searches the simulator fails")
+	indexAmbiguous := fs.Float64("index-ambiguous-rate", 0, "share of the simulator's patients with a planted twin: their links end AMBIGUOUS, for review")
 	sinkFailFirst := fs.Int("sink-fail-first", 0, "the sink fails the first N attempts of each webhook")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -71,7 +72,7 @@ patientlink development setup
 
 	simArgs := []string{"--addr", strings.TrimPrefix(env("PATIENTLINK_INDEX_URL"), "http://"),
 		"--callback-url", "http://" + env("PATIENTLINK_OPERATOR_ADDR"), "--callback-secret", env("PATIENTLINK_INDEX_CALLBACK_SECRET"),
-		"--error-rate", fmt.Sprint(*indexErrors)}
+		"--error-rate", fmt.Sprint(*indexErrors), "--ambiguous-rate", fmt.Sprint(*indexAmbiguous)}
 	if *indexAsync {
 		simArgs = append(simArgs, "--async")
 	}

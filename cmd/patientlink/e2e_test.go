@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patientlink/patientlink/internal/harness"
@@ -85,24 +86,36 @@ func startServiceLogging(t *testing.T, simCfg indexsim.Config, sinkFailFirst int
 
 func (s *service) call(t *testing.T, method, path, key string, body any) (int, map[string]any) {
 	t.Helper()
+	code, m, err := s.try(method, path, key, body)
+	require.NoError(t, err)
+	return code, m
+}
+
+// try is call that reports a failed request instead of ending the test,
+// for conditions polled inside EventuallyWithT.
+func (s *service) try(method, path, key string, body any) (int, map[string]any, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, s.base+path, rd)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, nil, err
+	}
 	req.Header.Set("Authorization", "Bearer "+s.token)
 	req.Header.Set("Content-Type", "application/json")
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
 	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, nil, err
+	}
 	defer res.Body.Close()
 	var m map[string]any
 	_ = json.NewDecoder(res.Body).Decode(&m)
-	return res.StatusCode, m
+	return res.StatusCode, m, nil
 }
 
 func (s *service) link(t *testing.T, patient uuid.UUID, name, dob string) string {
@@ -116,9 +129,12 @@ func (s *service) link(t *testing.T, patient uuid.UUID, name, dob string) string
 func (s *service) waitStatus(t *testing.T, id, status string) map[string]any {
 	t.Helper()
 	var body map[string]any
-	require.Eventually(t, func() bool {
-		_, body = s.call(t, http.MethodGet, "/link/status/"+id, "", nil)
-		return body["status"] == status
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var err error
+		_, body, err = s.try(http.MethodGet, "/link/status/"+id, "", nil)
+		if assert.NoError(c, err) {
+			assert.Equal(c, status, body["status"])
+		}
 	}, 20*time.Second, 20*time.Millisecond, "workflow %s never reached %s", id, status)
 	return body
 }
@@ -226,4 +242,27 @@ func TestServeAsyncSearch(t *testing.T) {
 	require.NoError(t, queryRow(t, s.env["DATABASE_URL"], "SELECT count(*) FROM workflow_events WHERE workflow_id = $1 AND to_status = 'LINKED'", id).Scan(&events))
 	require.Equal(t, 1, events)
 	require.True(t, strings.HasPrefix(searchID, "srch_"))
+}
+
+// Bulk intake through the real binary: every patient of a POST /links ends,
+// and GET /batches/{id} says so.
+func TestServeBulkLinks(t *testing.T) {
+	t.Parallel()
+	s := startService(t, indexsim.Config{}, 0)
+	pop := s.sim.Population()
+	var patients []any
+	for i := range 20 {
+		patients = append(patients, map[string]any{"patient": map[string]any{"id": uuid.New(), "full_name": pop[i].FullName, "dob": pop[i].DOB}})
+	}
+	code, body := s.call(t, http.MethodPost, "/links", uuid.NewString(), map[string]any{"patients": patients})
+	require.Equal(t, http.StatusAccepted, code, body)
+	require.EqualValues(t, 20, body["accepted"])
+	batch := body["batch-id"].(string)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		code, b, err := s.try(http.MethodGet, "/batches/"+batch, "", nil)
+		if assert.NoError(c, err) && assert.Equal(c, http.StatusOK, code) {
+			assert.Equal(c, true, b["done"])
+			assert.EqualValues(c, 20, b["by-status"].(map[string]any)["COMPLETED"])
+		}
+	}, 30*time.Second, 50*time.Millisecond)
 }

@@ -38,6 +38,9 @@ type Profile struct {
 	StormCopies     int
 	OperatorLinks   int // scenario 7: links sent while an operator acts
 	OperatorActions int
+	BulkLinks       int // scenario 8: links sent in bulk requests of BulkSize
+	BulkSize        int
+	BulkKills       int
 
 	Settle time.Duration // longest wait for the last workflows to end
 }
@@ -45,7 +48,7 @@ type Profile struct {
 // Profiles are the sizes cmd/chaos knows.
 var Profiles = map[string]Profile{
 	"full": {
-		Name: "full", Scenarios: []int{1, 2, 3, 4, 5, 6, 7},
+		Name: "full", Scenarios: []int{1, 2, 3, 4, 5, 6, 7, 8},
 		WorkerKillLinks: 5000, WorkerKills: 12,
 		APIKillLinks: 2000, APIKills: 12,
 		DBDownLinks: 1500, DBDown: 20 * time.Second,
@@ -53,10 +56,11 @@ var Profiles = map[string]Profile{
 		WebhookLinks: 500, WebhookDown: 5 * time.Minute,
 		StormKeys: 50, StormCopies: 20,
 		OperatorLinks: 1000, OperatorActions: 300,
+		BulkLinks: 10000, BulkSize: 250, BulkKills: 12,
 		Settle: 4 * time.Minute,
 	},
 	"ci": {
-		Name: "ci", Scenarios: []int{1, 2, 3, 6},
+		Name: "ci", Scenarios: []int{1, 2, 3, 6, 8},
 		WorkerKillLinks: 1000, WorkerKills: 5,
 		APIKillLinks: 600, APIKills: 6,
 		DBDownLinks: 800, DBDown: 20 * time.Second,
@@ -64,6 +68,7 @@ var Profiles = map[string]Profile{
 		WebhookLinks: 200, WebhookDown: 45 * time.Second,
 		StormKeys: 20, StormCopies: 20,
 		OperatorLinks: 300, OperatorActions: 100, // not in the profile: --scenario 7
+		BulkLinks: 3000, BulkSize: 100, BulkKills: 6,
 		Settle: 3 * time.Minute,
 	},
 }
@@ -122,6 +127,7 @@ var scenarios = map[int]scenario{
 	5: {"webhook receiver down", stageWebhook, runWebhook},
 	6: {"duplicate storms", stageStorm, runStorm},
 	7: {"operator chaos", stageOperator, runOperator},
+	8: {"bulk requests under kill -9", stageBulk, runBulk},
 }
 
 // Run runs the scenarios in order, each in a deployment of its own, and

@@ -182,10 +182,10 @@ func TestWebhookScheduleOutlastsOutage(t *testing.T) {
 
 func TestProfiles(t *testing.T) {
 	t.Parallel()
-	for _, n := range []int{1, 3, 6} {
-		require.Contains(t, Profiles["ci"].Scenarios, n, "CI runs at least scenarios 1, 3 and 6")
+	for _, n := range []int{1, 3, 6, 8} {
+		require.Contains(t, Profiles["ci"].Scenarios, n, "CI runs at least scenarios 1, 3, 6 and 8")
 	}
-	require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, Profiles["full"].Scenarios)
+	require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8}, Profiles["full"].Scenarios)
 	require.NotContains(t, Profiles["ci"].Scenarios, 7, "operator chaos is for the full profile only")
 	for name, p := range Profiles {
 		for _, n := range p.Scenarios {

@@ -104,7 +104,7 @@ func TestRevokedTokenRefused(t *testing.T) {
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		assert.Equal(c, http.StatusUnauthorized, statusOf(b.token))
 		assert.Equal(c, http.StatusUnauthorized, b.do(t, http.MethodGet, "/link/status/"+uuid.NewString(), map[string]string{"Customer-Token": b.token}, "").status)
-	}, time.Second, 50*time.Millisecond)
+	}, 10*time.Second, 50*time.Millisecond)
 }
 
 func callbackConfig(secret []byte) config.HTTP {
