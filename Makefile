@@ -69,7 +69,7 @@ db-start: ## start the private development Postgres (prints its URL)
 db-stop: ## stop the private development Postgres
 	$(GO) run ./cmd/patientlink dev-db stop
 
-bench: ## benchmark: throughput, latency, memory vs the pgbench ceiling (~7 min; BENCH_FLAGS=--quick for ~1): bench-results/, BENCHMARKS.md
+bench: ## benchmark: throughput, latency, memory vs the pgbench ceiling (~11 min; BENCH_FLAGS=--quick for ~3): bench-results/, BENCHMARKS.md
 	$(GO) run ./cmd/linkbench $(BENCH_FLAGS)
 
 chaos: ## reliability suite, full profile (~14 min): real processes, kill -9, Postgres stop, outages

@@ -33,7 +33,7 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("linkbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	quick := fs.Bool("quick", false, "the ~1 minute profile: short phases, no settings sweep")
+	quick := fs.Bool("quick", false, "the ~2 minute profile: short phases, batch sizes 100 and 1000, no settings sweep")
 	// Look for --quick first, so the other flags default to its profile.
 	for _, a := range args {
 		if a == "--quick" || a == "-quick" || a == "--quick=true" || a == "-quick=true" {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -86,6 +87,7 @@ func (r *runner) settle(ctx context.Context, name string) error {
 // cancelled and why; the tables are vacuumed so the next phase does not
 // pay for the dead rows.
 func (r *runner) clearBacklog(ctx context.Context, why string) backlogCancelled {
+	start := time.Now()
 	r.stopService()
 	c, err := cancelBacklog(ctx, r.pool)
 	if err != nil {
@@ -95,6 +97,6 @@ func (r *runner) clearBacklog(ctx context.Context, why string) backlogCancelled 
 	if _, err := r.pool.Exec(ctx, "VACUUM (ANALYZE) river_job, workflows"); err != nil {
 		r.logf("vacuum after cancelling: %v", err)
 	}
-	r.note(fmt.Sprintf("%s: %d queued jobs cancelled, %d unprocessed workflows failed", why, c.Jobs, c.Workflows))
+	r.note(fmt.Sprintf("%s: %d queued jobs cancelled, %d unprocessed workflows failed (%.0fs)", why, c.Jobs, c.Workflows, time.Since(start).Seconds()))
 	return c
 }

@@ -59,8 +59,8 @@ func (o Options) bulkClients(batch int) int {
 	return max(o.BulkConcurrency, (o.Concurrency+batch-1)/max(batch, 1))
 }
 
-// DefaultOptions is the full run (at most about ten minutes) or, quick,
-// about one minute.
+// DefaultOptions is the full run (about eleven minutes) or, quick, about
+// two (each more on a loaded machine).
 func DefaultOptions(quick bool) Options {
 	o := Options{
 		ModuleDir: ".", OutDir: "bench-results", PGDir: filepath.Join(".data", "bench-pg"), PGPort: 54331,

@@ -145,11 +145,11 @@ func describeSpec(s LoadSpec) string {
 	case s.Mode == "open":
 		return fmt.Sprintf("open loop at %.0f/s for %s (+%s warm-up)", s.Rate, s.Duration, s.Warmup)
 	case s.Mode == "e2e" && s.Batch > 0:
-		return fmt.Sprintf("%d clients each posting %d patients and waiting for their webhooks, %s (+%s warm-up)", s.Concurrency, s.Batch, s.Duration, s.Warmup)
+		return fmt.Sprintf("%d clients each posting a batch of %d and waiting for its webhooks, %s (+%s warm-up)", s.Concurrency, s.Batch, s.Duration, s.Warmup)
 	case s.Mode == "e2e":
 		return fmt.Sprintf("%d clients each waiting for its webhook, %s (+%s warm-up)", s.Concurrency, s.Duration, s.Warmup)
 	case s.Batch > 0:
-		return fmt.Sprintf("closed loop at %d clients posting %d patients each for %s (+%s warm-up)", s.Concurrency, s.Batch, s.Duration, s.Warmup)
+		return fmt.Sprintf("closed loop at %d clients posting batches of %d for %s (+%s warm-up)", s.Concurrency, s.Batch, s.Duration, s.Warmup)
 	}
 	return fmt.Sprintf("closed loop at %d clients for %s (+%s warm-up)", s.Concurrency, s.Duration, s.Warmup)
 }
