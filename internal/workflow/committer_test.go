@@ -80,6 +80,30 @@ func fixedID(id string) func() string { return func() string { return id } }
 
 func freshID() string { return "msg_" + uuid.NewString() }
 
+// inOneGroup runs n commits so that they queue into one group: an item
+// holds the committer's one slot (maxGroups 1) until all n are queued.
+func inOneGroup(t *testing.T, c *committer, n int, commit func(i int) error) []error {
+	t.Helper()
+	require.Equal(t, 1, c.maxGroups)
+	gate := make(chan struct{})
+	gateDone := make(chan error, 1)
+	go func() {
+		gateDone <- c.commit(context.Background(), uuid.Nil, func(context.Context, pgx.Tx) error { <-gate; return nil })
+	}()
+	require.Eventually(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.running == 1 && len(c.queue) == 0 },
+		10*time.Second, time.Millisecond)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = commit(i) })
+	}
+	require.Eventually(t, func() bool { return c.queued() == n }, 10*time.Second, time.Millisecond)
+	close(gate)
+	wg.Wait()
+	require.NoError(t, <-gateDone)
+	return errs
+}
+
 func TestCommitterItemFailureDoesNotFailNeighbours(t *testing.T) {
 	t.Parallel()
 	b := setupCommitter(t)
@@ -91,15 +115,6 @@ func TestCommitterItemFailureDoesNotFailNeighbours(t *testing.T) {
 	// violation.
 	var setupRuns atomic.Int32
 	require.NoError(t, c.commit(ctx, uuid.Nil, b.start(b.workflow(t), fixedID("msg_taken"), &setupRuns)))
-
-	// The gate holds the one group slot while the others queue.
-	gate := make(chan struct{})
-	gateDone := make(chan error, 1)
-	go func() {
-		gateDone <- c.commit(ctx, uuid.Nil, func(context.Context, pgx.Tx) error { <-gate; return nil })
-	}()
-	require.Eventually(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.running == 1 && len(c.queue) == 0 },
-		10*time.Second, time.Millisecond)
 
 	// Ids in lock order: the group writes ok1, then flaky, which fails there
 	// and aborts it; broken and ok2 are not reached before all go alone.
@@ -123,15 +138,7 @@ func TestCommitterItemFailureDoesNotFailNeighbours(t *testing.T) {
 		{flaky, b.start(flaky, flakyID, &runs[2])},
 		{ok2, b.start(ok2, freshID, &runs[3])},
 	}
-	errs := make([]error, len(items))
-	var wg sync.WaitGroup
-	for i, it := range items {
-		wg.Go(func() { errs[i] = c.commit(ctx, it.wf.ID, it.fn) })
-	}
-	require.Eventually(t, func() bool { return c.queued() == len(items) }, 10*time.Second, time.Millisecond)
-	close(gate)
-	wg.Wait()
-	require.NoError(t, <-gateDone)
+	errs := inOneGroup(t, c, len(items), func(i int) error { return c.commit(ctx, items[i].wf.ID, items[i].fn) })
 
 	var pgErr *pgconn.PgError
 	require.ErrorAs(t, errs[1], &pgErr, "the broken item gets its own failure")
@@ -227,31 +234,17 @@ func TestCommitterInsertsJobsWithTheirItems(t *testing.T) {
 		_, err := client.InsertManyTx(ctx, tx, jobs)
 		return err
 	}
-	gate := make(chan struct{})
-	gateDone := make(chan error, 1)
-	go func() {
-		gateDone <- c.commit(ctx, uuid.Nil, func(context.Context, pgx.Tx) error { <-gate; return nil })
-	}()
-	require.Eventually(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.running == 1 }, 10*time.Second, time.Millisecond)
-
 	wfs := []link.Workflow{b.workflow(t), b.workflow(t), b.workflow(t)}
-	errs := make([]error, len(wfs))
-	var wg sync.WaitGroup
-	for i, wf := range wfs {
-		wg.Go(func() {
-			errs[i] = c.commit(ctx, wf.ID, func(ctx context.Context, tx pgx.Tx) error {
-				assert.True(t, deferInsert(ctx, DeliverArgs{WorkflowID: wf.ID, EventID: "msg_" + wf.ID.String()}))
-				if i == 1 {
-					return errors.New("forced failure") // after queueing its job
-				}
-				return nil
-			})
+	errs := inOneGroup(t, c, len(wfs), func(i int) error {
+		wf := wfs[i]
+		return c.commit(ctx, wf.ID, func(ctx context.Context, tx pgx.Tx) error {
+			assert.True(t, deferInsert(ctx, DeliverArgs{WorkflowID: wf.ID, EventID: "msg_" + wf.ID.String()}))
+			if i == 1 {
+				return errors.New("forced failure") // after queueing its job
+			}
+			return nil
 		})
-	}
-	require.Eventually(t, func() bool { return c.queued() == len(wfs) }, 10*time.Second, time.Millisecond)
-	close(gate)
-	wg.Wait()
-	require.NoError(t, <-gateDone)
+	})
 
 	require.NoError(t, errs[0])
 	require.Error(t, errs[1])
