@@ -583,7 +583,7 @@ func (q *Queries) WorkflowReconcileReset(ctx context.Context, db DBTX, id uuid.U
 
 const workflowStart = `-- name: WorkflowStart :one
 WITH old AS (
-    SELECT cur.id, cur.customer_id, cur.patient_id, cur.request_type, cur.status, cur.outcome, cur.reason, cur.webhook_url, cur.attempt, cur.created_at, cur.updated_at, cur.ended_at, cur.search_id, cur.reconcile_count FROM workflows AS cur WHERE cur.id = $1 FOR UPDATE
+    SELECT cur.id, cur.customer_id, cur.patient_id, cur.request_type, cur.status, cur.outcome, cur.reason, cur.webhook_url, cur.attempt, cur.created_at, cur.updated_at, cur.ended_at, cur.search_id, cur.reconcile_count, cur.batch_id FROM workflows AS cur WHERE cur.id = $1 FOR UPDATE
 ), w AS (
     UPDATE workflows AS wf
     SET status = 'IN_PROGRESS', reason = NULL, updated_at = now(), ended_at = NULL
