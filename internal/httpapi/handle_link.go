@@ -24,16 +24,7 @@ import (
 // transaction (idempotency record, workflow, history, sealed payload, job).
 func handleLinkCreate(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, p := idempotencyKey(r)
-		if p != nil {
-			writeProblem(w, r, p)
-			return
-		}
-		if p := mediaTypeProblem(r.Header.Get("Content-Type")); p != nil {
-			writeProblem(w, r, p)
-			return
-		}
-		body, p := readBody(w, r, d.Config.MaxBodyBytes)
+		key, body, p := readIntake(w, r, d.Config.MaxBodyBytes)
 		if p != nil {
 			writeProblem(w, r, p)
 			return
@@ -46,6 +37,20 @@ func handleLinkCreate(d Deps) http.Handler {
 		receipt, err := d.Service.AcknowledgeLink(r.Context(), customerFrom(r.Context()), req, key)
 		writeAcknowledgement(d, w, r, receipt, err)
 	})
+}
+
+// readIntake reads what every intake needs before its body is parsed: the
+// Idempotency-Key, a JSON Content-Type and a body of at most limit bytes.
+func readIntake(w http.ResponseWriter, r *http.Request, limit int64) (string, []byte, *Problem) {
+	key, p := idempotencyKey(r)
+	if p != nil {
+		return "", nil, p
+	}
+	if p := mediaTypeProblem(r.Header.Get("Content-Type")); p != nil {
+		return "", nil, p
+	}
+	body, p := readBody(w, r, limit)
+	return key, body, p
 }
 
 // parseLinkRequest parses one link request, checking its webhook against

@@ -23,16 +23,7 @@ var errTooManyItems = problem(http.StatusRequestEntityTooLarge, "too-many-items"
 // the item's problem.
 func handleLinksCreate(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, p := idempotencyKey(r)
-		if p != nil {
-			writeProblem(w, r, p)
-			return
-		}
-		if p := mediaTypeProblem(r.Header.Get("Content-Type")); p != nil {
-			writeProblem(w, r, p)
-			return
-		}
-		body, p := readBody(w, r, d.Config.MaxBulkBodyBytes)
+		key, body, p := readIntake(w, r, d.Config.MaxBulkBodyBytes)
 		if p != nil {
 			writeProblem(w, r, p)
 			return
