@@ -225,7 +225,7 @@ WITH input AS (
     SELECT i.id, @customer_id, i.patient_id, 'LINK', 'RECEIVED', NULLIF(i.webhook_url, ''), @batch_id::uuid
     FROM input AS i
     WHERE NOT EXISTS (SELECT 1 FROM linked WHERE linked.customer_patient_id = i.patient_id)
-    ORDER BY i.ord
+    ORDER BY i.patient_id -- one lock order for every batch: two that share patients cannot deadlock
     ON CONFLICT DO NOTHING
     RETURNING workflows.id, workflows.customer_id, workflows.patient_id, workflows.request_type, workflows.status, workflows.attempt
 ), e AS (

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -212,4 +213,44 @@ func TestAcknowledgeBatchRollsBackEverything(t *testing.T) {
 	for _, table := range []string{"batches", "workflows", "workflow_events", "request_payloads", "idempotency_keys", "river_job"} {
 		require.Zero(t, count(t, b.pool, "SELECT count(*) FROM "+table), table)
 	}
+}
+
+// Two bulk requests racing over the same patients, in opposite orders:
+// both are answered (no deadlock), and each patient is accepted by exactly
+// one of them while the other names that workflow.
+func TestLinksCreateRacingBatches(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const n = 200
+	forward := make([]string, n)
+	backward := make([]string, n)
+	for i := range n {
+		body := patientBody(uuid.New(), "Race Patient")
+		forward[i], backward[n-1-i] = body, body
+	}
+	var answers [2]response
+	var wg sync.WaitGroup
+	for k, items := range [][]string{forward, backward} {
+		wg.Go(func() { answers[k] = b.postLinks(t, fmt.Sprintf("race-%d", k), items...) })
+	}
+	wg.Wait()
+	accepted := map[string]string{} // patient → workflow
+	named := map[string]string{}    // patient → workflow named by a conflict
+	for _, res := range answers {
+		require.Equal(t, http.StatusAccepted, res.status, string(res.body))
+		for _, it := range decodeBatch(t, res).Items {
+			if it.WorkflowID != "" {
+				require.NotContains(t, accepted, it.PatientID, "accepted twice")
+				accepted[it.PatientID] = it.WorkflowID
+				continue
+			}
+			require.Equal(t, http.StatusConflict, it.Error.Status)
+			named[it.PatientID] = it.Error.WorkflowID
+		}
+	}
+	require.Len(t, accepted, n)
+	for p, wf := range named {
+		require.Equal(t, accepted[p], wf, "the conflict names the accepting workflow")
+	}
+	require.Equal(t, n, count(t, b.pool, "SELECT count(*) FROM workflows"))
 }
