@@ -15,6 +15,7 @@ fuzztime="${FUZZTIME:-10s}"
 targets=(
   "./internal/link FuzzParseRequest"
   "./internal/link FuzzCheckJSON"
+  "./internal/link FuzzParseBatch"
   "./internal/auth FuzzVerify"
   "./internal/webhooksig FuzzVerify"
 )
