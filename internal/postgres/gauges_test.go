@@ -2,16 +2,12 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patientlink/patientlink/internal/link"
-	"github.com/patientlink/patientlink/internal/pgtest"
-	"github.com/patientlink/patientlink/internal/postgres"
-	"github.com/patientlink/patientlink/internal/seal"
 )
 
 // The pending gauge counts workflows being processed and those whose
@@ -19,12 +15,7 @@ import (
 func TestPendingByState(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, _ := pgtest.Pool(t)
-	key := make([]byte, seal.KeySize)
-	_, _ = rand.Read(key)
-	keyring, err := seal.NewKeyring(key)
-	require.NoError(t, err)
-	store := postgres.New(pool, nil).WithSealer(keyring)
+	pool, store := sealedStore(t)
 	c, err := store.CustomerCreate(ctx, link.Customer{ID: uuid.New(), Name: "Clinic", WebhookURL: "https://h.example/x", WebhookSecret: "whsec_x"})
 	require.NoError(t, err)
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/patientlink/patientlink/internal/link"
@@ -21,12 +22,7 @@ import (
 func TestWebhookSecretsSealed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, _ := pgtest.Pool(t)
-	key := make([]byte, seal.KeySize)
-	_, _ = rand.Read(key)
-	keyring, err := seal.NewKeyring(key)
-	require.NoError(t, err)
-	store := postgres.New(pool, nil).WithSealer(keyring)
+	pool, store := sealedStore(t)
 
 	c, err := store.CustomerCreate(ctx, link.Customer{ID: uuid.New(), Name: "Clinic", WebhookURL: "https://h.example/x", WebhookSecret: "whsec_first"})
 	require.NoError(t, err)
@@ -64,4 +60,15 @@ func TestWebhookSecretsSealed(t *testing.T) {
 	var plain int
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM customers WHERE webhook_secret NOT LIKE 'sealed:%'").Scan(&plain))
 	require.Zero(t, plain)
+}
+
+// sealedStore is a store on a fresh database, sealing with a random key.
+func sealedStore(t *testing.T) (*pgxpool.Pool, *postgres.Store) {
+	t.Helper()
+	pool, _ := pgtest.Pool(t)
+	key := make([]byte, seal.KeySize)
+	_, _ = rand.Read(key)
+	keyring, err := seal.NewKeyring(key)
+	require.NoError(t, err)
+	return pool, postgres.New(pool, nil).WithSealer(keyring)
 }
